@@ -1,0 +1,58 @@
+# `make run` and `make test` set everything up on a fresh machine with Python 3.11+ and make.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+INSTALLED := $(VENV)/.installed-stamp
+ARGS ?=
+
+.PHONY: help install run serve test lint format migrations lock clean
+
+help:
+	@echo "make run    set up, migrate, load the seed and serve on 127.0.0.1:$(PORT)"
+	@echo "make test   set up and run the tests (SQLite, or DATABASE_URL's database)"
+	@echo "make lint   ruff check and format check"
+	@echo "make lock   re-pin constraints.txt from pyproject's ranges"
+
+# Reinstalls when the dependencies change.
+$(INSTALLED): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "Python 3.11 or newer is needed (PYTHON=$(PYTHON))"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	touch $@
+
+install: $(INSTALLED)
+
+run: install
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py load_seed
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py create_local_superuser
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+test: install
+	$(BIN)/python -m pytest $(ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrations: install
+	DEBUG=1 $(BIN)/python manage.py makemigrations $(ARGS)
+
+# Pins every package of a fresh install within pyproject's ranges.
+lock:
+	rm -rf var/lock-venv
+	$(PYTHON) -m venv var/lock-venv
+	var/lock-venv/bin/python -m pip install --quiet --upgrade pip
+	var/lock-venv/bin/python -m pip install --quiet -e ".[dev]"
+	var/lock-venv/bin/python -m pip freeze --exclude-editable | sort -f > constraints.txt
+	rm -rf var/lock-venv
+
+clean:
+	rm -rf $(VENV) var/static .pytest_cache

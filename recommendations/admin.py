@@ -1,0 +1,462 @@
+"""The analysts' tool. Forms check rules by calling the services (never restating them), and
+status history is read-only: a new entry goes through services.record_status_update."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelectMultiple
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from evidence.models import Evidence, StatusUpdateEvidence
+
+from . import services
+from .choices import Confidence
+from .models import (
+    InnovationMechanism,
+    Institution,
+    Measure,
+    MeasureInstitution,
+    MeasureRisk,
+    Pillar,
+    Risk,
+    RiskMechanism,
+    Scenario,
+    StatusUpdate,
+)
+from .text import localized
+
+BILINGUAL_TITLE_SEARCH = ("key", "title_zh", "title_en", "description_zh", "description_en")
+
+
+def add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
+    """Show a service's ValidationError on the form: on a field the form has, else on top."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, errors in error.error_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+class LocalizedTitleMixin:
+    @admin.display(description=_("title"))
+    def title(self, obj):
+        return localized(obj, "title")
+
+
+@admin.register(Pillar)
+class PillarAdmin(LocalizedTitleMixin, admin.ModelAdmin):
+    list_display = ("number", "title", "measure_count")
+    search_fields = ("title_zh", "title_en", "aim_zh", "aim_en", "context_zh", "context_en")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(measure_count=Count("measures"))
+
+    @admin.display(description=_("measures"), ordering="measure_count")
+    def measure_count(self, obj):
+        return obj.measure_count
+
+
+class ConceptAdmin(LocalizedTitleMixin, admin.ModelAdmin):
+    list_display = ("key", "title", "title_zh", "title_en", "order")
+    search_fields = BILINGUAL_TITLE_SEARCH
+    ordering = ("order", "key")
+
+
+class RiskMechanismInline(admin.StackedInline):
+    model = RiskMechanism
+    extra = 0
+
+
+@admin.register(Risk)
+class RiskAdmin(ConceptAdmin):
+    inlines = [RiskMechanismInline]
+
+
+@admin.register(Scenario)
+class ScenarioAdmin(ConceptAdmin):
+    pass
+
+
+@admin.register(InnovationMechanism)
+class InnovationMechanismAdmin(ConceptAdmin):
+    pass
+
+
+@admin.register(Institution)
+class InstitutionAdmin(admin.ModelAdmin):
+    list_display = ("key", "name_zh", "name_en", "kind", "country")
+    list_filter = ("kind", "country")
+    search_fields = ("key", "name_zh", "name_en")
+
+
+class MeasureInstitutionInline(admin.TabularInline):
+    model = MeasureInstitution
+    extra = 0
+    autocomplete_fields = ("institution",)
+
+
+class MeasureRiskInline(admin.TabularInline):
+    model = MeasureRisk
+    extra = 0
+    autocomplete_fields = ("risk",)
+
+
+class StatusHistoryInline(admin.TabularInline):
+    """A measure's history, latest first, read-only."""
+
+    model = StatusUpdate
+    verbose_name_plural = _("status history (latest first)")
+    fields = (
+        "effective_date",
+        "status",
+        "progress",
+        "confidence",
+        "note",
+        "evidence_list",
+        "recorded_at",
+        "recorded_by",
+    )
+    readonly_fields = fields
+    ordering = ("-effective_date", "-recorded_at", "-id")
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("recorded_by")
+            .prefetch_related("evidence")
+            .order_by(*self.ordering)
+        )
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("evidence"))
+    def evidence_list(self, obj):
+        return "; ".join(str(item) for item in obj.evidence.all()) or "–"
+
+
+class MeasureForm(forms.ModelForm):
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    history_starts_on = forms.DateField(
+        label=_("History starts on"),
+        required=False,
+        help_text=_("The date of the measure's first entry, “not assessed”. Default: today."),
+    )
+
+    class Meta:
+        model = Measure
+        fields = ("pillar", "code", *services.EDITABLE_MEASURE_FIELDS, "scenarios")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields.pop("history_starts_on")
+            self.initial.setdefault("expected_version", self.instance.version)
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk:
+            try:
+                # The admin's change view runs in one transaction: the lock holds until saved.
+                services.lock_measure(
+                    self.instance.pk, expected_version=cleaned.get("expected_version")
+                )
+            except ValidationError as error:
+                add_service_errors(self, error)
+        return cleaned
+
+
+@admin.register(Measure)
+class MeasureAdmin(LocalizedTitleMixin, admin.ModelAdmin):
+    form = MeasureForm
+    list_display = (
+        "code",
+        "title",
+        "pillar",
+        "status",
+        "progress",
+        "status_effective_date",
+        "priority",
+        "target_date",
+        "archived",
+    )
+    list_filter = ("pillar", "status", "priority", "archived", "risks", "scenarios")
+    list_select_related = ("pillar",)
+    search_fields = ("code", "title_zh", "title_en", "description_zh", "description_en")
+    autocomplete_fields = ("scenarios",)
+    readonly_fields = (
+        "status",
+        "progress",
+        "status_effective_date",
+        "version",
+        "created_at",
+        "updated_at",
+    )
+    inlines = [MeasureInstitutionInline, MeasureRiskInline, StatusHistoryInline]
+    actions = ["archive", "restore"]
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "pillar",
+                    "code",
+                    "title_zh",
+                    "title_en",
+                    "description_zh",
+                    "description_en",
+                    "scenarios",
+                )
+            },
+        ),
+        (_("Planning"), {"fields": ("priority", "target_date", "review_every_days", "archived")}),
+        (
+            _("Current state (from the status history)"),
+            {
+                "fields": (
+                    "status",
+                    "progress",
+                    "status_effective_date",
+                    "version",
+                    "created_at",
+                    "updated_at",
+                    "expected_version",
+                ),
+            },
+        ),
+    )
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return (
+                (
+                    None,
+                    {
+                        "fields": (
+                            "pillar",
+                            "code",
+                            "title_zh",
+                            "title_en",
+                            "description_zh",
+                            "description_en",
+                            "scenarios",
+                            "history_starts_on",
+                        )
+                    },
+                ),
+                (_("Planning"), {"fields": ("priority", "target_date", "review_every_days")}),
+            )
+        return self.fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        # Code and pillar are the measure's identity once it has a history.
+        return self.readonly_fields + (("pillar", "code") if obj else ())
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # every measure has a history: archive it instead
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            services.create_measure(
+                measure=obj,
+                starts_on=form.cleaned_data.get("history_starts_on") or timezone.localdate(),
+                by=request.user,
+            )
+            return
+        changes = {
+            field: form.cleaned_data[field]
+            for field in form.changed_data
+            if field in services.EDITABLE_MEASURE_FIELDS
+        }
+        saved = services.update_measure(measure=obj.pk, changes=changes, by=request.user)
+        obj.version = saved.version
+
+    @admin.action(description=_("Archive the selected measures"), permissions=["change"])
+    def archive(self, request, queryset):
+        self._set_archived(request, queryset, True)
+
+    @admin.action(description=_("Restore the selected archived measures"), permissions=["change"])
+    def restore(self, request, queryset):
+        self._set_archived(request, queryset, False)
+
+    def _set_archived(self, request, queryset, archived: bool):
+        for pk in queryset.values_list("pk", flat=True):
+            services.update_measure(measure=pk, changes={"archived": archived}, by=request.user)
+        self.message_user(request, _("Done."), messages.SUCCESS)
+
+
+class StatusUpdateForm(forms.ModelForm):
+    """Records a new entry. The service checks every rule, the model's own ones included."""
+
+    evidence = forms.ModelMultipleChoiceField(
+        queryset=Evidence.objects.all(),
+        required=False,
+        label=_("evidence"),
+        widget=AutocompleteSelectMultiple(
+            StatusUpdateEvidence._meta.get_field("evidence"), admin.site
+        ),
+    )
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = StatusUpdate
+        fields = ("measure", "status", "progress", "confidence", "effective_date", "note")
+
+    def _post_clean(self):
+        # Model validation is part of the service's check (clean() below); only build the
+        # instance here so that it is not reported twice.
+        self.instance = forms.models.construct_instance(self, self.instance, self._meta.fields)
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors or not cleaned.get("measure"):
+            return cleaned
+        try:
+            # The admin's add view runs in one transaction: the lock holds until saved.
+            measure = services.lock_measure(
+                cleaned["measure"], expected_version=cleaned.get("expected_version")
+            )
+            services.check_update_allowed(
+                measure=measure,
+                status=cleaned["status"],
+                progress=cleaned.get("progress"),
+                confidence=cleaned.get("confidence") or "",
+                effective_date=cleaned["effective_date"],
+                note=cleaned.get("note") or "",
+                evidence=cleaned.get("evidence") or [],
+                today=timezone.localdate(),
+            )
+        except ValidationError as error:
+            add_service_errors(self, error)
+        return cleaned
+
+
+@admin.register(StatusUpdate)
+class StatusUpdateAdmin(admin.ModelAdmin):
+    """All status history. Entries are added here and never changed or deleted."""
+
+    form = StatusUpdateForm
+    list_display = (
+        "measure_code",
+        "status",
+        "progress",
+        "confidence",
+        "effective_date",
+        "recorded_at",
+        "recorded_by",
+        "evidence_count",
+    )
+    list_filter = ("status", "confidence", "measure__pillar")
+    list_select_related = ("measure", "recorded_by")
+    date_hierarchy = "effective_date"
+    search_fields = ("measure__code", "measure__title_zh", "measure__title_en", "note")
+    autocomplete_fields = ("measure",)
+    ordering = ("-recorded_at", "-id")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(evidence_total=Count("evidence_links"))
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return (
+                "measure",
+                "status",
+                "progress",
+                "confidence",
+                "effective_date",
+                "note",
+                "evidence",
+                "expected_version",
+            )
+        return (
+            "measure",
+            "status",
+            "progress",
+            "confidence",
+            "effective_date",
+            "note",
+            "evidence_list",
+            "recorded_at",
+            "recorded_by",
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj) if obj else ()
+
+    def get_changeform_initial_data(self, request):
+        initial = {"effective_date": timezone.localdate(), "confidence": Confidence.MEDIUM}
+        measure = Measure.objects.filter(pk=request.GET.get("measure") or None).first()
+        if measure:
+            initial.update(measure=measure.pk, expected_version=measure.version)
+        return initial
+
+    @admin.display(description=_("measure"), ordering="measure__code")
+    def measure_code(self, obj):
+        return obj.measure.code
+
+    @admin.display(description=_("evidence"), ordering="evidence_total")
+    def evidence_count(self, obj):
+        return obj.evidence_total
+
+    @admin.display(description=_("evidence"))
+    def evidence_list(self, obj):
+        links = [
+            format_html(
+                '<a href="{}">{}</a>',
+                reverse("admin:evidence_evidence_change", args=[item.pk]),
+                item,
+            )
+            for item in obj.evidence.all()
+        ]
+        return format_html("<br>".join(["{}"] * len(links)), *links) if links else "–"
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        update = services.record_status_update(
+            measure=obj.measure,
+            status=obj.status,
+            progress=obj.progress,
+            confidence=obj.confidence,
+            effective_date=obj.effective_date,
+            note=obj.note,
+            evidence=form.cleaned_data.get("evidence") or [],
+            by=request.user,
+            expected_version=form.cleaned_data.get("expected_version"),
+        )
+        obj.pk, obj.recorded_at, obj.recorded_by = update.pk, update.recorded_at, update.recorded_by
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if "_addanother" in request.POST or "_continue" in request.POST:
+            return super().response_add(request, obj, post_url_continue)
+        self.message_user(
+            request,
+            _("Recorded: %(update)s. The measure's current state is now %(status)s.")
+            % {
+                "update": obj,
+                "status": Measure.objects.get(pk=obj.measure_id).get_status_display(),
+            },
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(
+            reverse("admin:recommendations_measure_change", args=[obj.measure_id])
+        )

@@ -1,0 +1,59 @@
+"""The two working roles, as Django groups whose permissions the admin and the API both check.
+
+- `viewer` reads everything and writes nothing.
+- `analyst` also records status updates, edits measures' descriptive fields and links, and
+  creates and edits sources and evidence.
+
+Superusers may do everything. The groups are rebuilt after every `migrate`, so a new model's
+permissions reach them without a manual step.
+"""
+
+from django.apps import apps
+from django.contrib.auth.models import Group, Permission
+
+VIEWER = "viewer"
+ANALYST = "analyst"
+
+TRACKED_APPS = ("recommendations", "evidence")
+
+# Beyond viewing everything: (app_label, model) -> actions.
+ANALYST_WRITES = {
+    ("recommendations", "statusupdate"): ("add",),
+    ("recommendations", "measure"): ("change",),
+    ("recommendations", "measureinstitution"): ("add", "change", "delete"),
+    ("recommendations", "measurerisk"): ("add", "change", "delete"),
+    ("evidence", "source"): ("add", "change"),
+    ("evidence", "evidence"): ("add", "change", "delete"),
+    ("evidence", "evidencefigure"): ("add", "change", "delete"),
+    ("evidence", "evidencemeasure"): ("add", "change", "delete"),
+    ("evidence", "evidencerisk"): ("add", "change", "delete"),
+    ("evidence", "evidencescenario"): ("add", "change", "delete"),
+    ("evidence", "evidenceinnovationmechanism"): ("add", "change", "delete"),
+    ("evidence", "statusupdateevidence"): ("add",),
+}
+
+
+def ensure_groups() -> None:
+    """Create or correct the `viewer` and `analyst` groups' permissions."""
+    perms = Permission.objects.filter(content_type__app_label__in=TRACKED_APPS).select_related(
+        "content_type"
+    )
+    by_key = {(p.content_type.app_label, p.codename): p for p in perms}
+    view = [p for (app, codename), p in by_key.items() if codename.startswith("view_")]
+    writes = [
+        by_key[(app, f"{action}_{model}")]
+        for (app, model), actions in ANALYST_WRITES.items()
+        for action in actions
+        if (app, f"{action}_{model}") in by_key
+    ]
+    viewer, _ = Group.objects.get_or_create(name=VIEWER)
+    viewer.permissions.set(view)
+    analyst, _ = Group.objects.get_or_create(name=ANALYST)
+    analyst.permissions.set(view + writes)
+
+
+def ensure_groups_after_migrate(sender, app_config=None, **kwargs) -> None:
+    # Permissions are created app by app; the last tracked app is the one that sees them all.
+    if app_config is not None and app_config.label == TRACKED_APPS[-1]:
+        if apps.is_installed("django.contrib.auth"):
+            ensure_groups()

@@ -1,0 +1,49 @@
+"""Reads. Each selector's queryset already loads what its callers render, so admin, API and
+reports run a fixed number of queries whatever the number of rows."""
+
+from datetime import date
+
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
+
+from .models import Measure, MeasureInstitution, MeasureRisk, StatusUpdate
+
+# The order of a measure's history, latest first: the first row is the state in force.
+LATEST_FIRST = ("-effective_date", "-recorded_at", "-id")
+
+
+def status_history(*, measure: Measure | None = None) -> QuerySet[StatusUpdate]:
+    """Status updates, latest first, with their measure, author and evidence loaded."""
+    updates = StatusUpdate.objects.select_related("measure", "recorded_by").prefetch_related(
+        "evidence"
+    )
+    if measure is not None:
+        updates = updates.filter(measure=measure)
+    return updates.order_by(*LATEST_FIRST)
+
+
+def measures_current() -> QuerySet[Measure]:
+    """Measures with their pillar, links and evidence count loaded, in code order."""
+    return (
+        Measure.objects.select_related("pillar")
+        .prefetch_related(
+            "scenarios",
+            Prefetch("risk_links", MeasureRisk.objects.select_related("risk")),
+            Prefetch("institution_links", MeasureInstitution.objects.select_related("institution")),
+        )
+        .annotate(evidence_count=Count("evidence_links", distinct=True))
+        .order_by("code")
+    )
+
+
+def measures_as_of(*, day: date) -> QuerySet[Measure]:
+    """measures_current(), annotated with `status_then`, `progress_then` and
+    `effective_date_then`: the state each had on `day` (None before its history starts),
+    back-dated updates included."""
+    latest = StatusUpdate.objects.filter(measure=OuterRef("pk"), effective_date__lte=day).order_by(
+        *LATEST_FIRST
+    )
+    return measures_current().annotate(
+        status_then=Subquery(latest.values("status")[:1]),
+        progress_then=Subquery(latest.values("progress")[:1]),
+        effective_date_then=Subquery(latest.values("effective_date")[:1]),
+    )

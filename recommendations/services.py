@@ -1,0 +1,315 @@
+"""Writes. Every rule about status history lives here (or in a model constraint), and the admin,
+the API and the management commands all call these functions."""
+
+from collections.abc import Iterable
+from datetime import date
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from evidence.choices import Stance
+from evidence.models import StatusUpdateEvidence
+
+from .choices import Confidence, Status, is_regression
+from .models import Measure, StatusUpdate
+
+# Fields of a measure that people edit; its state fields are derived from history.
+EDITABLE_MEASURE_FIELDS = (
+    "title_zh",
+    "title_en",
+    "description_zh",
+    "description_en",
+    "priority",
+    "target_date",
+    "review_every_days",
+    "archived",
+)
+
+
+class StaleVersion(ValidationError):
+    """The caller's view of a measure is out of date: someone changed it in between."""
+
+    def __init__(self, *, measure: Measure, expected: int):
+        self.current = measure.version
+        self.expected = expected
+        message = _(
+            "Measure %(code)s has changed since you loaded it (you have version %(expected)s, "
+            "it is now at version %(current)s). Reload it and try again."
+        ) % {"code": measure.code, "expected": expected, "current": measure.version}
+        super().__init__({"version": ValidationError(message, code="stale_version")})
+
+
+def lock_measure(measure: Measure | int, *, expected_version: int | None = None) -> Measure:
+    """Return the measure's row, locked until the transaction ends.
+
+    Raises StaleVersion when `expected_version` is given and is not the current one.
+    """
+    pk = measure.pk if isinstance(measure, Measure) else measure
+    # Lock the row: two writers to one measure are checked one after the other.
+    locked = Measure.objects.select_for_update().get(pk=pk)
+    if expected_version is not None and expected_version != locked.version:
+        raise StaleVersion(measure=locked, expected=expected_version)
+    return locked
+
+
+def state_as_of(measure: Measure, day: date) -> StatusUpdate | None:
+    """The entry of `measure`'s history in force on `day` (None before its history starts)."""
+    return (
+        StatusUpdate.objects.filter(measure=measure, effective_date__lte=day)
+        .order_by("-effective_date", "-recorded_at", "-id")
+        .first()
+    )
+
+
+def history_start(measure: Measure) -> date | None:
+    first = (
+        StatusUpdate.objects.filter(measure=measure)
+        .order_by("effective_date")
+        .values_list("effective_date", flat=True)
+        .first()
+    )
+    return first
+
+
+def check_update_allowed(
+    *,
+    measure: Measure,
+    status: str,
+    progress: int | None,
+    confidence: str = Confidence.MEDIUM,
+    effective_date: date,
+    note: str = "",
+    evidence: Iterable = (),
+    today: date,
+) -> None:
+    """Raise ValidationError, keyed by field, listing every rule the update would break.
+
+    `measure` should be locked (lock_measure) so that the checks still hold when it is written.
+    """
+    errors: dict[str, list[str]] = {}
+
+    def fail(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    candidate = StatusUpdate(
+        measure=measure,
+        status=status,
+        progress=progress,
+        confidence=confidence,
+        effective_date=effective_date,
+        note=note,
+    )
+    try:
+        candidate.clean()
+    except ValidationError as error:
+        for field, messages in error.message_dict.items():
+            for message in messages:
+                fail(field, message)
+
+    if measure.archived:
+        fail(
+            "measure",
+            _("Measure %(code)s is archived; restore it before recording an update.")
+            % {"code": measure.code},
+        )
+    if status == Status.NOT_ASSESSED:
+        fail(
+            "status",
+            _(
+                "“Not assessed” is only a measure's first entry; record what the "
+                "assessment found instead (“Not started” if nothing has happened)."
+            ),
+        )
+    if effective_date > today:
+        fail(
+            "effective_date",
+            _("The effective date cannot be in the future (today is %(today)s).")
+            % {"today": today.isoformat()},
+        )
+
+    # The update's predecessor is the state in force on its effective date: for a back-dated
+    # update that is not the current state.
+    if measure.status_effective_date and effective_date >= measure.status_effective_date:
+        previous_status = measure.status
+    else:
+        start = history_start(measure)
+        if start and effective_date < start:
+            fail(
+                "effective_date",
+                _(
+                    "The history of measure %(code)s starts on %(start)s; an "
+                    "update cannot take effect before it."
+                )
+                % {"code": measure.code, "start": start.isoformat()},
+            )
+        previous = state_as_of(measure, effective_date)
+        previous_status = previous.status if previous else None
+
+    if not note.strip():
+        if is_regression(previous_status, status):
+            fail(
+                "note",
+                _("Moving from “%(from)s” back to “%(to)s” needs a note saying why.")
+                % {"from": Status(previous_status).label, "to": Status(status).label},
+            )
+        elif status == Status.STALLED:
+            fail("note", _("Say what is blocking the measure."))
+        elif status == Status.ABANDONED:
+            fail("note", _("Say why the measure was abandoned."))
+
+    if status == Status.IMPLEMENTED and not list(evidence) and not has_supporting_evidence(measure):
+        fail(
+            "evidence",
+            _(
+                "Attach at least one piece of evidence that the measure is "
+                "implemented, to this update or to the measure (stance “supports”)."
+            ),
+        )
+    if errors:
+        raise ValidationError(errors)
+
+
+def has_supporting_evidence(measure: Measure) -> bool:
+    return measure.evidence_links.filter(stance=Stance.SUPPORTS).exists()
+
+
+@transaction.atomic
+def record_status_update(
+    *,
+    measure: Measure | int,
+    status: str,
+    progress: int | None,
+    effective_date: date,
+    confidence: str = Confidence.MEDIUM,
+    note: str = "",
+    evidence: Iterable = (),
+    by: AbstractBaseUser | None,
+    expected_version: int | None = None,
+    today: date | None = None,
+) -> StatusUpdate:
+    """Append an update to the measure's history and refresh its current state, atomically.
+
+    Raises StaleVersion when `expected_version` is not the measure's version, and
+    ValidationError, keyed by field, when any rule forbids the update; nothing is written then.
+    """
+    evidence = list(evidence)
+    locked = lock_measure(measure, expected_version=expected_version)
+    today = today or timezone.localdate()
+    check_update_allowed(
+        measure=locked,
+        status=status,
+        progress=progress,
+        confidence=confidence,
+        effective_date=effective_date,
+        note=note,
+        evidence=evidence,
+        today=today,
+    )
+    update = StatusUpdate.objects.create(
+        measure=locked,
+        status=status,
+        progress=progress,
+        confidence=confidence,
+        effective_date=effective_date,
+        note=note.strip(),
+        recorded_by=by,
+        recorded_at=timezone.now(),
+    )
+    StatusUpdateEvidence.objects.bulk_create(
+        StatusUpdateEvidence(status_update=update, evidence=item) for item in evidence
+    )
+    refresh_current_state(locked, latest=update)
+    update.measure = locked
+    return update
+
+
+def refresh_current_state(measure: Measure, *, latest: StatusUpdate | None = None) -> Measure:
+    """Set the measure's stored state to the latest entry of its history and bump its version.
+
+    `latest` is the update just appended; it is the latest unless it was back-dated, in which
+    case the history is read again.
+    """
+    if (
+        latest is None
+        or measure.status_effective_date is None
+        or latest.effective_date < measure.status_effective_date
+    ):
+        latest = (
+            StatusUpdate.objects.filter(measure=measure)
+            .order_by("-effective_date", "-recorded_at", "-id")
+            .first()
+        )
+    measure.status = latest.status if latest else Status.NOT_ASSESSED
+    measure.progress = latest.progress if latest else None
+    measure.status_effective_date = latest.effective_date if latest else None
+    measure.version += 1
+    measure.updated_at = timezone.now()
+    measure.save(
+        update_fields=["status", "progress", "status_effective_date", "version", "updated_at"]
+    )
+    return measure
+
+
+@transaction.atomic
+def start_history(*, measure: Measure, starts_on: date, by=None) -> StatusUpdate:
+    """Give a measure with no history its first entry: not assessed, effective `starts_on`."""
+    locked = lock_measure(measure)
+    if locked.status_updates.exists():
+        raise ValidationError(
+            {"measure": _("Measure %(code)s already has a history.") % {"code": locked.code}}
+        )
+    update = StatusUpdate.objects.create(
+        measure=locked,
+        status=Status.NOT_ASSESSED,
+        progress=None,
+        confidence="",
+        effective_date=starts_on,
+        recorded_by=by,
+        recorded_at=timezone.now(),
+    )
+    refresh_current_state(locked, latest=update)
+    measure.refresh_from_db()
+    return update
+
+
+@transaction.atomic
+def create_measure(*, measure: Measure, starts_on: date, by=None) -> Measure:
+    """Save a new measure and start its history (not assessed, effective `starts_on`).
+
+    Raises ValidationError, writing nothing, when a field breaks a rule.
+    """
+    measure.full_clean()
+    measure.save()
+    start_history(measure=measure, starts_on=starts_on, by=by)
+    return measure
+
+
+@transaction.atomic
+def update_measure(
+    *, measure: Measure | int, changes: dict, expected_version: int | None = None, by=None
+) -> Measure:
+    """Change a measure's descriptive fields and bump its version.
+
+    Changing nothing writes nothing. Raises StaleVersion on a stale `expected_version`,
+    ValidationError on a field that is not editable or a value that breaks a rule; nothing is
+    written then.
+    """
+    locked = lock_measure(measure, expected_version=expected_version)
+    not_editable = sorted(set(changes) - set(EDITABLE_MEASURE_FIELDS))
+    if not_editable:
+        raise ValidationError(
+            {field: _("This field cannot be changed here.") for field in not_editable}
+        )
+    changed = {field: value for field, value in changes.items() if getattr(locked, field) != value}
+    if not changed:
+        return locked
+    for field, value in changed.items():
+        setattr(locked, field, value)
+    locked.full_clean()
+    locked.version += 1
+    locked.updated_at = timezone.now()
+    locked.save()
+    return locked

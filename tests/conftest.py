@@ -1,0 +1,50 @@
+from datetime import date
+
+import pytest
+from django.contrib.auth.models import Group
+
+from recommendations.roles import ANALYST, VIEWER
+
+# Rules that depend on the date are given this "today", so tests need no clock tricks.
+TODAY = date(2026, 6, 30)
+
+
+@pytest.fixture(autouse=True)
+def plain_static_files(settings):
+    # Production serves hashed files collected by `collectstatic`; tests render templates
+    # without collecting.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+def make_user(django_user_model, username: str, group: str | None = None, **extra):
+    user = django_user_model.objects.create_user(
+        username=username, password="correct horse battery staple", is_staff=True, **extra
+    )
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+@pytest.fixture
+def analyst(django_user_model):
+    return make_user(django_user_model, "ana", ANALYST)
+
+
+@pytest.fixture
+def viewer(django_user_model):
+    return make_user(django_user_model, "vic", VIEWER)
+
+
+@pytest.fixture
+def analyst_client(client, analyst):
+    client.force_login(analyst)
+    return client
+
+
+@pytest.fixture
+def viewer_client(client, viewer):
+    client.force_login(viewer)
+    return client

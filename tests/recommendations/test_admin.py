@@ -1,0 +1,291 @@
+from datetime import date
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from recommendations.choices import Status
+from recommendations.models import Measure, StatusUpdate
+from tests.factories import EvidenceFactory, MeasureFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def record_url(measure=None):
+    url = reverse("admin:recommendations_statusupdate_add")
+    return f"{url}?measure={measure.pk}" if measure else url
+
+
+def post_update(client, measure, **fields):
+    data = {
+        "measure": measure.pk,
+        "status": Status.IN_PROGRESS,
+        "progress": 40,
+        "confidence": "high",
+        "effective_date": "2026-01-10",
+        "note": "",
+        "expected_version": measure.version,
+        **fields,
+    }
+    return client.post(record_url(), data)
+
+
+@pytest.mark.parametrize(
+    "model", list(admin.site._registry), ids=lambda model: model._meta.label_lower
+)
+def test_every_admin_list_and_add_page_renders(admin_client, model):
+    MeasureFactory()
+    opts = model._meta
+
+    listing = admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+    adding = admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_add"))
+
+    assert listing.status_code == 200
+    assert adding.status_code == 200
+
+
+def test_admin_search_finds_measures_in_chinese_and_english(admin_client):
+    MeasureFactory(code="3.2", title_zh="推广隐私计算技术", title_en="Promote privacy computing")
+    MeasureFactory(code="4.1", title_zh="推行监管沙盒机制", title_en="Introduce a sandbox")
+    url = reverse("admin:recommendations_measure_changelist")
+
+    chinese = admin_client.get(url, {"q": "隐私计算"})
+    english = admin_client.get(url, {"q": "sandbox"})
+
+    assert [m.code for m in chinese.context["cl"].result_list] == ["3.2"]
+    assert [m.code for m in english.context["cl"].result_list] == ["4.1"]
+
+
+def test_a_measure_page_shows_its_history_latest_first(analyst_client):
+    measure = MeasureFactory(starts_on=date(2025, 4, 15))
+    post_update(
+        analyst_client,
+        measure,
+        status=Status.PLANNED,
+        progress=10,
+        effective_date="2026-02-01",
+        expected_version=1,
+    )
+    post_update(
+        analyst_client,
+        measure,
+        status=Status.IN_PROGRESS,
+        progress=30,
+        effective_date="2026-01-01",
+        expected_version=2,
+    )
+
+    page = analyst_client.get(reverse("admin:recommendations_measure_change", args=[measure.pk]))
+
+    history = page.context["inline_admin_formsets"][-1].formset.queryset
+    assert [(u.status, u.effective_date) for u in history] == [
+        (Status.PLANNED, date(2026, 2, 1)),
+        (Status.IN_PROGRESS, date(2026, 1, 1)),
+        (Status.NOT_ASSESSED, date(2025, 4, 15)),
+    ]
+    assert "Record a status update" in page.content.decode()
+
+
+def test_an_analyst_records_an_update_through_the_admin(analyst_client, analyst):
+    measure = MeasureFactory()
+    proof = EvidenceFactory()
+
+    response = post_update(
+        analyst_client, measure, status=Status.IMPLEMENTED, progress=100, evidence=[proof.pk]
+    )
+
+    assert response.status_code == 302
+    assert response.url == reverse("admin:recommendations_measure_change", args=[measure.pk])
+    update = measure.status_updates.get(status=Status.IMPLEMENTED)
+    assert (update.recorded_by, list(update.evidence.all())) == (analyst, [proof])
+    measure.refresh_from_db()
+    assert (measure.status, measure.progress, measure.version) == (Status.IMPLEMENTED, 100, 2)
+
+
+def test_the_add_form_is_prefilled_from_the_measure(analyst_client):
+    measure = MeasureFactory()
+
+    page = analyst_client.get(record_url(measure))
+
+    form = page.context["adminform"].form
+    assert form.initial["measure"] == measure.pk
+    assert form.initial["expected_version"] == 1
+
+
+def test_the_admin_shows_a_broken_rule_and_writes_nothing(analyst_client):
+    measure = MeasureFactory()
+
+    response = post_update(analyst_client, measure, status=Status.IMPLEMENTED, progress=100)
+
+    assert response.status_code == 200
+    assert "Attach at least one piece of evidence" in response.content.decode()
+    assert measure.status_updates.count() == 1
+
+
+def test_the_admin_shows_model_rules_once(analyst_client):
+    measure = MeasureFactory()
+
+    response = post_update(analyst_client, measure, status=Status.NOT_STARTED, progress=20)
+
+    assert response.content.decode().count("A measure that has not started is at 0%.") == 1
+    assert measure.status_updates.count() == 1
+
+
+def test_the_admin_refuses_a_stale_form(analyst_client):
+    measure = MeasureFactory()
+    post_update(analyst_client, measure, expected_version=1)
+
+    response = post_update(
+        analyst_client,
+        measure,
+        status=Status.PLANNED,
+        progress=10,
+        note="Back to planning",
+        expected_version=1,
+    )
+
+    assert response.status_code == 200
+    assert "has changed since you loaded it" in response.content.decode()
+    assert measure.status_updates.count() == 2
+
+
+def test_history_entries_cannot_be_changed_or_deleted(admin_client):
+    measure = MeasureFactory()
+    update = measure.status_updates.get()
+
+    change = admin_client.post(
+        reverse("admin:recommendations_statusupdate_change", args=[update.pk]),
+        {"note": "rewritten"},
+    )
+    delete = admin_client.post(
+        reverse("admin:recommendations_statusupdate_delete", args=[update.pk]), {"post": "yes"}
+    )
+
+    assert change.status_code == 403
+    assert delete.status_code == 403
+    assert StatusUpdate.objects.get(pk=update.pk).note == ""
+
+
+def test_a_viewer_cannot_record_an_update(viewer_client):
+    measure = MeasureFactory()
+
+    page = viewer_client.get(record_url(measure))
+    response = post_update(viewer_client, measure)
+
+    assert page.status_code == 403
+    assert response.status_code == 403
+    assert measure.status_updates.count() == 1
+
+
+def test_a_viewer_can_read_a_measure(viewer_client):
+    measure = MeasureFactory(title_en="Readable")
+
+    page = viewer_client.get(reverse("admin:recommendations_measure_change", args=[measure.pk]))
+
+    assert page.status_code == 200
+    assert "Readable" in page.content.decode()
+    assert "Record a status update" not in page.content.decode()
+
+
+def test_editing_a_measure_in_the_admin_bumps_its_version(analyst_client):
+    measure = MeasureFactory(title_en="Old")
+    url = reverse("admin:recommendations_measure_change", args=[measure.pk])
+    form = analyst_client.get(url).context["adminform"].form
+    data = {
+        **{k: v for k, v in form.initial.items() if v is not None},
+        "title_en": "New",
+        "scenarios": [],
+        **management_forms(),
+    }
+
+    response = analyst_client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    measure.refresh_from_db()
+    assert (measure.title_en, measure.version) == ("New", 2)
+
+
+def test_editing_a_measure_with_a_stale_form_writes_nothing(analyst_client):
+    measure = MeasureFactory(title_en="Old")
+    url = reverse("admin:recommendations_measure_change", args=[measure.pk])
+    form = analyst_client.get(url).context["adminform"].form
+    data = {
+        **{k: v for k, v in form.initial.items() if v is not None},
+        "title_en": "Mine",
+        "scenarios": [],
+        **management_forms(),
+    }
+    post_update(analyst_client, measure, expected_version=1)
+
+    response = analyst_client.post(url, data)
+
+    assert response.status_code == 200
+    assert "has changed since you loaded it" in response.content.decode()
+    assert Measure.objects.get(pk=measure.pk).title_en == "Old"
+
+
+def test_a_superuser_adds_a_measure_whose_history_starts_on_the_given_date(admin_client):
+    pillar = MeasureFactory().pillar
+    data = {
+        "pillar": pillar.pk,
+        "code": "9.9",
+        "title_zh": "新措施",
+        "title_en": "New measure",
+        "description_zh": "",
+        "description_en": "",
+        "history_starts_on": "2026-01-05",
+        "priority": "",
+        "review_every_days": 90,
+        **management_forms(),
+    }
+
+    response = admin_client.post(reverse("admin:recommendations_measure_add"), data)
+
+    assert response.status_code == 302
+    measure = Measure.objects.get(code="9.9")
+    assert list(measure.status_updates.values_list("status", "effective_date")) == [
+        (Status.NOT_ASSESSED, date(2026, 1, 5))
+    ]
+
+
+def test_measures_cannot_be_deleted_in_the_admin_but_can_be_archived(admin_client):
+    measure = MeasureFactory()
+    changelist = reverse("admin:recommendations_measure_changelist")
+
+    delete = admin_client.post(
+        reverse("admin:recommendations_measure_delete", args=[measure.pk]), {"post": "yes"}
+    )
+    archive = admin_client.post(changelist, {"action": "archive", "_selected_action": [measure.pk]})
+
+    assert delete.status_code == 403
+    assert archive.status_code == 302
+    measure.refresh_from_db()
+    assert (measure.archived, measure.version) == (True, 2)
+
+
+def test_the_admin_speaks_chinese_to_a_chinese_browser(admin_client):
+    MeasureFactory(title_zh="推广隐私计算技术", title_en="Promote privacy computing")
+
+    page = admin_client.get(
+        reverse("admin:recommendations_measure_changelist"), HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+
+    content = page.content.decode()
+    assert "推广隐私计算技术" in content
+    assert "措施" in content  # the model's name, translated
+    assert "Promote privacy computing" not in content
+
+
+def management_forms() -> dict:
+    """Empty inline formsets of the measure page (institutions, risks)."""
+    data = {}
+    for prefix in ("institution_links", "risk_links", "status_updates"):
+        data.update(
+            {
+                f"{prefix}-TOTAL_FORMS": 0,
+                f"{prefix}-INITIAL_FORMS": 0,
+                f"{prefix}-MIN_NUM_FORMS": 0,
+                f"{prefix}-MAX_NUM_FORMS": 1000,
+            }
+        )
+    return data
