@@ -185,7 +185,7 @@ class EvidenceFigure(models.Model):
         Evidence, on_delete=models.CASCADE, related_name="figures", verbose_name=_("evidence")
     )
     order = models.PositiveSmallIntegerField(_("order"), default=0)
-    value = models.DecimalField(_("value"), max_digits=24, decimal_places=6)
+    value = models.DecimalField(_("value"), max_digits=30, decimal_places=10)
     unit = models.CharField(_("unit"), max_length=64, blank=True)
     qualifier = models.CharField(
         _("qualifier"), max_length=16, choices=Qualifier.choices, default=Qualifier.EXACT
