@@ -2,6 +2,7 @@ from datetime import date
 
 import pytest
 from django.contrib.auth.models import Group
+from django.utils import translation
 
 from recommendations.roles import ANALYST, VIEWER
 
@@ -17,6 +18,14 @@ def plain_static_files(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def english_by_default():
+    # A request in Chinese leaves its language active in the thread; each test starts afresh.
+    translation.activate("en")
+    yield
+    translation.deactivate()
 
 
 def make_user(django_user_model, username: str, group: str | None = None, **extra):

@@ -1,0 +1,34 @@
+"""The admin speaks Chinese from compiled catalogues; they must match their sources."""
+
+from pathlib import Path
+
+import polib
+from django.conf import settings
+from django.utils import translation
+
+from recommendations.choices import Status
+
+CATALOGUE = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES"
+
+
+def test_every_message_is_translated():
+    po = polib.pofile(CATALOGUE / "django.po")
+
+    assert [entry.msgid for entry in po.untranslated_entries()] == []
+    assert [entry.msgid for entry in po.fuzzy_entries()] == []
+
+
+def test_the_compiled_catalogue_matches_its_source():
+    po = polib.pofile(CATALOGUE / "django.po")
+    mo = polib.mofile(CATALOGUE / "django.mo")
+
+    compiled = {(entry.msgctxt, entry.msgid): entry.msgstr for entry in mo}
+
+    assert {(e.msgctxt, e.msgid): e.msgstr for e in po.translated_entries()} == compiled
+
+
+def test_statuses_have_chinese_labels():
+    with translation.override("zh-hans"):
+        labels = {str(label) for label in Status.labels}
+
+    assert {"未评估", "已落实"} <= labels
