@@ -1,8 +1,25 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from evidence.api.urls import routes as evidence_routes
+from recommendations.api.urls import routes as recommendation_routes
+
+admin.site.site_header = _("Policy recommendation tracker")
+admin.site.site_title = _("Policy recommendation tracker")
+
+router = DefaultRouter()
+for prefix, viewset, basename in (*recommendation_routes, *evidence_routes):
+    router.register(prefix, viewset, basename=basename)
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/auth/", include("rest_framework.urls")),
 ]

@@ -3,9 +3,10 @@ reports run a fixed number of queries whatever the number of rows."""
 
 from datetime import date
 
-from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Avg, Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 
-from .models import Measure, MeasureInstitution, MeasureRisk, StatusUpdate
+from .choices import Status
+from .models import Measure, MeasureInstitution, MeasureRisk, Pillar, Risk, StatusUpdate
 
 # The order of a measure's history, latest first: the first row is the state in force.
 LATEST_FIRST = ("-effective_date", "-recorded_at", "-id")
@@ -37,13 +38,42 @@ def measures_current() -> QuerySet[Measure]:
 
 def measures_as_of(*, day: date) -> QuerySet[Measure]:
     """measures_current(), annotated with `status_then`, `progress_then` and
-    `effective_date_then`: the state each had on `day` (None before its history starts),
-    back-dated updates included."""
+    `status_effective_date_then`: the state each had on `day`, back-dated updates included.
+    Measures whose history had not begun by `day` are left out."""
     latest = StatusUpdate.objects.filter(measure=OuterRef("pk"), effective_date__lte=day).order_by(
         *LATEST_FIRST
     )
-    return measures_current().annotate(
-        status_then=Subquery(latest.values("status")[:1]),
-        progress_then=Subquery(latest.values("progress")[:1]),
-        effective_date_then=Subquery(latest.values("effective_date")[:1]),
+    return (
+        measures_current()
+        .annotate(
+            status_then=Subquery(latest.values("status")[:1]),
+            progress_then=Subquery(latest.values("progress")[:1]),
+            status_effective_date_then=Subquery(latest.values("effective_date")[:1]),
+        )
+        .filter(status_then__isnull=False)
     )
+
+
+def pillars_with_counts() -> QuerySet[Pillar]:
+    """Pillars annotated with `measure_count`, `mean_progress` and `count_<status>` over
+    their non-archived measures, in one query."""
+    live = Q(measures__archived=False)
+    return Pillar.objects.annotate(
+        measure_count=Count("measures", filter=live),
+        mean_progress=Avg("measures__progress", filter=live),
+        **{
+            f"count_{status}": Count("measures", filter=live & Q(measures__status=status))
+            for status in Status.values
+        },
+    ).order_by("number")
+
+
+def risks_with_measures() -> QuerySet[Risk]:
+    """Risks with their mechanisms and mitigating measures (with current state) loaded."""
+    return Risk.objects.prefetch_related(
+        "mechanisms",
+        Prefetch(
+            "measure_links",
+            MeasureRisk.objects.select_related("measure").order_by("measure__code"),
+        ),
+    ).order_by("order", "key")

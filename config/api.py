@@ -1,0 +1,219 @@
+"""What every API endpoint shares: errors, permissions, pagination, strict query parameters and
+ETags. Views never catch exceptions themselves; this module turns them into clear 4xx answers."""
+
+import re
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError
+from django.db.models import F, ProtectedError
+from django.utils.translation import gettext as _
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import exceptions, pagination, status
+from rest_framework.filters import OrderingFilter
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from recommendations.services import StaleVersion
+
+# Query parameters any list understands besides its filters.
+COMMON_PARAMS = {"format"}
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_code = "stale_version"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "busy"
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def if_match_version(request) -> int | None:
+    """The version the client's If-Match names; None without one (or with `*`).
+
+    Raises ParseError (400) for an If-Match that names no version.
+    """
+    header = request.headers.get("If-Match", "").strip()
+    if not header or header == "*":
+        return None
+    match = re.fullmatch(r'(?:W/)?"?(\d{1,12})"?', header)
+    if not match:
+        raise exceptions.ParseError(_('If-Match must be the ETag you received, such as "3".'))
+    return int(match.group(1))
+
+
+def _lock_error(exc: DatabaseError) -> exceptions.APIException | None:
+    """Lock and statement timeouts are a busy database, not a server error."""
+    sqlstate = getattr(getattr(exc, "__cause__", None), "sqlstate", None)
+    if sqlstate == "55P03":  # lock_not_available
+        return Conflict(_("The record is being changed by another request; try again."))
+    if sqlstate in {"57014", "40001", "40P01"}:  # query_canceled, serialization, deadlock
+        return ServiceUnavailable(_("The database is busy; try again shortly."))
+    return None
+
+
+def drf_exception_handler(exc, context):
+    # Imported here: rest_framework.views imports this module through its settings.
+    from rest_framework.views import exception_handler
+
+    return exception_handler(exc, context)
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus: Django ValidationError -> 400 keyed by field; a stale version
+    named by If-Match -> 412; a protected row -> 409; lock and statement timeouts -> 409/503."""
+    request = context.get("request")
+    if isinstance(exc, StaleVersion) and request is not None and "If-Match" in request.headers:
+        response = drf_exception_handler(PreconditionFailed(exc.messages[0]), context)
+        response.data["current_version"] = exc.current
+        response["ETag"] = etag(exc.current)
+        return response
+    if isinstance(exc, DjangoValidationError):
+        detail = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+        exc = exceptions.ValidationError(detail)
+    elif isinstance(exc, ProtectedError):
+        exc = Conflict(_("This record is referred to by history and cannot be deleted."))
+    elif isinstance(exc, DatabaseError):
+        exc = _lock_error(exc) or exc
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, ServiceUnavailable):
+        response["Retry-After"] = "1"
+    return response
+
+
+class TrackerPermission(BasePermission):
+    """Reading needs a signed-in user (or API_ANONYMOUS_READ). Writing needs the Django
+    permission the view names for the action, which the `analyst` group has and `viewer`
+    does not (recommendations.roles)."""
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in SAFE_METHODS:
+            return settings.API_ANONYMOUS_READ or request.user.is_authenticated
+        if not request.user.is_authenticated:
+            return False
+        required = view.write_permissions.get(view.action)
+        return bool(required) and request.user.has_perm(required)
+
+
+def positive_int(value: str, name: str) -> int:
+    if not re.fullmatch(r"\d{1,9}", value or "") or int(value) < 1:
+        raise exceptions.ValidationError({name: _("A whole number of 1 or more.")})
+    return int(value)
+
+
+class PageNumberPagination(pagination.PageNumberPagination):
+    """Pages of `page_size` (default 50, capped at API_MAX_PAGE_SIZE)."""
+
+    page_size_query_param = "page_size"
+
+    @property
+    def max_page_size(self):
+        return settings.API_MAX_PAGE_SIZE
+
+    def get_page_size(self, request):
+        if self.page_size_query_param in request.query_params:
+            size = positive_int(request.query_params[self.page_size_query_param], "page_size")
+            return min(size, self.max_page_size)
+        return self.page_size
+
+
+class CursorPagination(pagination.CursorPagination):
+    """Pages in recording order that never skip or repeat a row, however deep."""
+
+    ordering = "id"
+    page_size_query_param = "page_size"
+
+    @property
+    def max_page_size(self):
+        return settings.API_MAX_PAGE_SIZE
+
+    def get_page_size(self, request):
+        return PageNumberPagination.get_page_size(self, request)
+
+
+class StrictFilterBackend(DjangoFilterBackend):
+    """django-filter, plus: an unknown query parameter is a 400 naming the ones allowed, so a
+    misspelt filter never silently returns everything."""
+
+    def filter_queryset(self, request, queryset, view):
+        check_query_params(request, allowed_params(request, queryset, view, self))
+        return super().filter_queryset(request, queryset, view)
+
+
+def check_query_params(request, allowed: set[str]) -> None:
+    """Raise a 400 naming each query parameter that is not in `allowed`."""
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise exceptions.ValidationError(
+            {
+                name: _("Unknown query parameter. Allowed: %(allowed)s.")
+                % {"allowed": ", ".join(sorted(allowed))}
+                for name in unknown
+            }
+        )
+
+
+def allowed_params(request, queryset, view, backend: DjangoFilterBackend) -> set[str]:
+    allowed = set(COMMON_PARAMS) | set(getattr(view, "extra_query_params", ()))
+    filterset_class = backend.get_filterset_class(view, queryset)
+    if filterset_class is not None:
+        allowed |= set(filterset_class.base_filters)
+    paginator = getattr(view, "paginator", None)
+    if paginator is not None:
+        allowed |= {"page_size", "cursor" if isinstance(paginator, CursorPagination) else "page"}
+    if getattr(view, "search_fields", None):
+        allowed.add("search")
+    if getattr(view, "ordering_fields", None):
+        allowed.add("ordering")
+    return allowed
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """`ordering` takes only the fields the view lists; anything else is a 400."""
+
+    def get_ordering(self, request, queryset, view):
+        params = request.query_params.get(self.ordering_param)
+        if params:
+            fields = [term.strip() for term in params.split(",") if term.strip()]
+            valid = {
+                name for name, _label in self.get_valid_fields(queryset, view, {"request": request})
+            }
+            bad = [term for term in fields if term.lstrip("-") not in valid]
+            if bad or not fields:
+                raise exceptions.ValidationError(
+                    {
+                        "ordering": _("Cannot order by %(terms)s. Allowed: %(allowed)s.")
+                        % {"terms": ", ".join(bad) or "''", "allowed": ", ".join(sorted(valid))}
+                    }
+                )
+            return fields
+        return self.get_default_ordering(view)
+
+    def filter_queryset(self, request, queryset, view):
+        terms = self.get_ordering(request, queryset, view)
+        if not terms:
+            return queryset
+        # A view may order a public name by another column (as_of orders by the state then).
+        aliases = view.ordering_aliases() if hasattr(view, "ordering_aliases") else {}
+        order = []
+        for term in terms:
+            column = F(aliases.get(term.lstrip("-"), term.lstrip("-")))
+            # Empty values last on every database, so pages are the same on each.
+            order.append(
+                column.desc(nulls_last=True)
+                if term.startswith("-")
+                else column.asc(nulls_last=True)
+            )
+        return queryset.order_by(*order, "pk")  # a total order, for stable pages

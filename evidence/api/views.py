@@ -1,0 +1,129 @@
+"""API v1 of the evidence app: read, create and change sources and evidence."""
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.response import Response
+
+from config.openapi import ERRORS_READ, ERRORS_WRITE, IDEMPOTENCY_KEY, with_errors
+from recommendations.api.idempotency import run_idempotent
+
+from .. import selectors, services
+from .filters import EvidenceFilter, SourceFilter
+from .serializers import EvidenceInputSerializer, EvidenceSerializer, SourceSerializer
+
+
+class WritableViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """List, retrieve, create (idempotently) and update; nothing is deleted here."""
+
+    def create(self, request, *args, **kwargs):
+        return run_idempotent(request, lambda: self.save(request, instance=None))
+
+    def update(self, request, *args, partial=False, **kwargs):
+        return self.save(request, instance=self.get_object(), partial=partial)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List evidence", responses=with_errors(EvidenceSerializer, ERRORS_READ)
+    ),
+    retrieve=extend_schema(
+        summary="Get a piece of evidence", responses=with_errors(EvidenceSerializer, ERRORS_READ)
+    ),
+    create=extend_schema(
+        summary="Add a piece of evidence",
+        request=EvidenceInputSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses=with_errors(EvidenceSerializer, ERRORS_WRITE, created=True),
+    ),
+    update=extend_schema(
+        summary="Replace a piece of evidence",
+        request=EvidenceInputSerializer,
+        responses=with_errors(EvidenceSerializer, ERRORS_WRITE),
+    ),
+    partial_update=extend_schema(
+        summary="Change a piece of evidence",
+        request=EvidenceInputSerializer,
+        responses=with_errors(EvidenceSerializer, ERRORS_WRITE),
+    ),
+)
+class EvidenceViewSet(WritableViewSet):
+    """Claims, figures and cases with their source, figures and links to measures, risks,
+    scenarios and innovation mechanisms (each with a stance). Lists given on a write replace
+    the old ones; the whole piece is saved in one transaction."""
+
+    serializer_class = EvidenceSerializer
+    filterset_class = EvidenceFilter
+    search_fields = ("key", "claim_zh", "claim_en", "quote", "source__title", "source__authors")
+    ordering_fields = ("date", "created_at", "id")
+    ordering = ("-date", "id")
+    write_permissions = {
+        "create": "evidence.add_evidence",
+        "update": "evidence.change_evidence",
+        "partial_update": "evidence.change_evidence",
+    }
+
+    def get_queryset(self):
+        return selectors.evidence_list()
+
+    def save(self, request, *, instance, partial=False):
+        data = EvidenceInputSerializer(instance, data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        evidence = services.save_evidence(evidence=instance, by=request.user, **data.split())
+        body = EvidenceSerializer(
+            selectors.evidence_list().get(pk=evidence.pk), context=self.get_serializer_context()
+        ).data
+        return Response(
+            body,
+            status=status.HTTP_200_OK if instance else status.HTTP_201_CREATED,
+            headers={} if instance else {"Location": body["url"]},
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List sources", responses=with_errors(SourceSerializer, ERRORS_READ)
+    ),
+    retrieve=extend_schema(
+        summary="Get a source", responses=with_errors(SourceSerializer, ERRORS_READ)
+    ),
+    create=extend_schema(
+        summary="Add a source",
+        parameters=[IDEMPOTENCY_KEY],
+        responses=with_errors(SourceSerializer, ERRORS_WRITE, created=True),
+    ),
+    update=extend_schema(
+        summary="Replace a source", responses=with_errors(SourceSerializer, ERRORS_WRITE)
+    ),
+    partial_update=extend_schema(
+        summary="Change a source", responses=with_errors(SourceSerializer, ERRORS_WRITE)
+    ),
+)
+class SourceViewSet(WritableViewSet):
+    """Where evidence comes from, with its full citation and reliability."""
+
+    serializer_class = SourceSerializer
+    filterset_class = SourceFilter
+    search_fields = ("key", "title", "authors", "venue", "citation")
+    ordering_fields = ("title", "year", "id")
+    ordering = ("title",)
+    write_permissions = {
+        "create": "evidence.add_source",
+        "update": "evidence.change_source",
+        "partial_update": "evidence.change_source",
+    }
+
+    def get_queryset(self):
+        return selectors.sources_with_counts()
+
+    def save(self, request, *, instance, partial=False):
+        data = SourceSerializer(instance, data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        source = services.save_source(source=instance, fields=dict(data.validated_data))
+        body = SourceSerializer(selectors.sources_with_counts().get(pk=source.pk)).data
+        return Response(body, status=status.HTTP_200_OK if instance else status.HTTP_201_CREATED)

@@ -1,0 +1,103 @@
+"""Idempotent POSTs: a retry with the same Idempotency-Key and body replays the first
+response and writes nothing new; the same key with another body is refused (422); a retry
+while the first request is still running is refused (409)."""
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from config.api import Conflict
+
+from ..models import IdempotencyKey
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+# Response headers worth replaying.
+KEPT_HEADERS = ("ETag", "Location")
+
+
+class KeyReused(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "idempotency_key_reused"
+
+
+def fingerprint(request) -> str:
+    payload = json.dumps(
+        {"method": request.method, "path": request.path, "body": request.data},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def claim(request, key: str) -> IdempotencyKey:
+    """The key's row, created (and committed) by the first request that uses it."""
+    now = timezone.now()
+    IdempotencyKey.objects.filter(user=request.user, key=key, expires_at__lte=now).delete()
+    try:
+        with transaction.atomic():
+            return IdempotencyKey.objects.create(
+                user=request.user,
+                key=key,
+                fingerprint=fingerprint(request),
+                method=request.method,
+                path=request.path[:500],
+                expires_at=now + timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS),
+            )
+    except IntegrityError:
+        return IdempotencyKey.objects.get(user=request.user, key=key)
+
+
+def run_idempotent(request, handler: Callable[[], Response]) -> Response:
+    """Run `handler` (which writes through a service) at most once per Idempotency-Key.
+
+    Only a success is remembered: a request refused with a 4xx wrote nothing, and its retry
+    is checked afresh.
+    """
+    key = request.headers.get(HEADER)
+    if key is None:
+        return handler()
+    if not re.fullmatch(r"[\x21-\x7e]{1,255}", key):
+        raise exceptions.ParseError(_("Idempotency-Key must be 1 to 255 visible ASCII characters."))
+    record = claim(request, key)
+    if record.fingerprint != fingerprint(request):
+        raise KeyReused(
+            _(
+                "This Idempotency-Key was used for a different request; use a new "
+                "key for a new request."
+            )
+        )
+    with transaction.atomic():
+        try:
+            # NOWAIT: a retry that arrives while the first request runs is told so at once.
+            record = IdempotencyKey.objects.select_for_update(nowait=True).get(pk=record.pk)
+        except (DatabaseError, IdempotencyKey.DoesNotExist):
+            raise Conflict(
+                _(
+                    "A request with this Idempotency-Key is still being processed; "
+                    "retry in a moment."
+                )
+            ) from None
+        if record.response_status is not None:
+            return Response(
+                record.response_body,
+                status=record.response_status,
+                headers={**record.response_headers, REPLAYED_HEADER: "true"},
+            )
+        response = handler()
+        if status.is_success(response.status_code):
+            record.response_status = response.status_code
+            record.response_body = response.data
+            record.response_headers = {h: response[h] for h in KEPT_HEADERS if h in response}
+            record.save(update_fields=["response_status", "response_body", "response_headers"])
+        return response

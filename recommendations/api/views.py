@@ -1,0 +1,286 @@
+"""API v1 of the recommendations app. Reads come from selectors; writes go through the same
+services as the admin, so the rules are the same."""
+
+from functools import cached_property
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from config.api import COMMON_PARAMS, CursorPagination, check_query_params, etag, if_match_version
+from config.openapi import (
+    ERRORS_READ,
+    ERRORS_WRITE,
+    ETAG_HEADER,
+    IDEMPOTENCY_KEY,
+    IF_MATCH,
+    with_errors,
+)
+
+from .. import selectors, services
+from ..models import InnovationMechanism, Institution, Measure, Scenario
+from . import serializers as s
+from .filters import MeasureFilter, StatusUpdateFilter
+from .idempotency import run_idempotent
+
+
+class ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
+    write_permissions: dict = {}
+
+
+class AsOfSerializer(serializers.Serializer):
+    as_of = serializers.DateField(required=False)
+
+
+AS_OF = OpenApiParameter(
+    "as_of",
+    OpenApiTypes.DATE,
+    description="Give each measure's status, progress and status_effective_date as they stood "
+    "on this date according to history (back-dated updates included). Measures whose history "
+    "had not begun by then are left out. Filters and ordering apply to the state then.",
+)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List pillars", responses=with_errors(s.PillarSerializer, ERRORS_READ)
+    ),
+    retrieve=extend_schema(
+        summary="Get a pillar", responses=with_errors(s.PillarSerializer, ERRORS_READ)
+    ),
+)
+class PillarViewSet(ReadOnlyViewSet):
+    """The five policy pillars, each with its measure count, counts by status and mean
+    progress (over non-archived measures)."""
+
+    serializer_class = s.PillarSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return selectors.pillars_with_counts()
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List measures",
+        parameters=[AS_OF],
+        responses=with_errors(s.MeasureSerializer, ERRORS_READ),
+    ),
+    retrieve=extend_schema(
+        summary="Get a measure",
+        parameters=[AS_OF, ETAG_HEADER],
+        responses=with_errors(s.MeasureSerializer, ERRORS_READ),
+    ),
+)
+class MeasureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Measures with their current state, or with the state they had on `as_of`."""
+
+    serializer_class = s.MeasureSerializer
+    filterset_class = MeasureFilter
+    search_fields = ("code", "title_zh", "title_en", "description_zh", "description_en")
+    ordering_fields = ("code", "progress", "status_effective_date", "updated_at")
+    ordering = ("code",)
+    extra_query_params = ("as_of",)
+    write_permissions = {
+        "partial_update": "recommendations.change_measure",
+        "status_updates": "recommendations.add_statusupdate",
+    }
+
+    @cached_property
+    def as_of(self):
+        params = AsOfSerializer(data=self.request.query_params)
+        params.is_valid(raise_exception=True)  # a malformed date is a 400
+        return params.validated_data.get("as_of")
+
+    def get_queryset(self):
+        if self.action == "list" or self.action == "retrieve":
+            day = self.as_of
+            if day:
+                return selectors.measures_as_of(day=day)
+        return selectors.measures_current()
+
+    def ordering_aliases(self) -> dict:
+        if not self.as_of:
+            return {}
+        return {"progress": "progress_then", "status_effective_date": "status_effective_date_then"}
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if self.action in ("list", "retrieve"):
+            context["as_of"] = self.as_of
+        return context
+
+    def retrieve(self, request, *args, **kwargs):
+        measure = self.get_object()
+        headers = {} if self.as_of else {"ETag": etag(measure.version)}
+        return Response(self.get_serializer(measure).data, headers=headers)
+
+    @extend_schema(
+        summary="Change a measure's descriptive fields",
+        request=s.MeasureUpdateInputSerializer,
+        parameters=[IF_MATCH, ETAG_HEADER],
+        responses=with_errors(s.MeasureSerializer, ERRORS_WRITE),
+    )
+    def partial_update(self, request, pk=None):
+        """Change title, description, priority, target date, reassessment interval or the
+        archived flag. The state comes from status updates and cannot be set here. With
+        If-Match, a stale version is refused with 412; a stale `version` in the body with 400."""
+        measure = get_object_or_404(Measure, pk=pk)
+        data = s.MeasureUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        body_version = changes.pop("version", None)
+        version = if_match_version(request)
+        services.update_measure(
+            measure=measure,
+            changes=changes,
+            by=request.user,
+            expected_version=version if version is not None else body_version,
+        )
+        fresh = selectors.measures_current().get(pk=measure.pk)
+        return Response(self.get_serializer(fresh).data, headers={"ETag": etag(fresh.version)})
+
+    @extend_schema(
+        methods=["GET"],
+        summary="A measure's status history, latest first",
+        responses=with_errors(s.StatusUpdateSerializer(many=True), ERRORS_READ),
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Record a status update",
+        request=s.StatusUpdateInputSerializer,
+        parameters=[IF_MATCH, IDEMPOTENCY_KEY, ETAG_HEADER],
+        responses=with_errors(s.RecordedStatusUpdateSerializer, ERRORS_WRITE, created=True),
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        url_path="status-updates",
+        filter_backends=[],
+        pagination_class=viewsets.GenericViewSet.pagination_class,
+    )
+    def status_updates(self, request, pk=None):
+        """GET: the history, latest first. POST: append an update through the same service as
+        the admin (same rules); the measure's new version comes back as the ETag."""
+        measure = get_object_or_404(Measure, pk=pk)
+        if request.method == "POST":
+            return run_idempotent(request, lambda: self._record(request, measure))
+        check_query_params(request, {*COMMON_PARAMS, "page", "page_size"})
+        page = self.paginate_queryset(selectors.status_history(measure=measure))
+        data = s.StatusUpdateSerializer(page, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(data)
+
+    def _record(self, request, measure):
+        data = s.StatusUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        body_version = fields.pop("version", None)
+        version = if_match_version(request)
+        update = services.record_status_update(
+            measure=measure,
+            by=request.user,
+            **fields,
+            expected_version=version if version is not None else body_version,
+        )
+        body = s.RecordedStatusUpdateSerializer(update, context=self.get_serializer_context()).data
+        return Response(
+            body,
+            status=201,
+            headers={
+                "ETag": etag(update.measure.version),
+                "Location": body["url"],
+            },
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Feed of status updates, in recording order",
+        responses=with_errors(s.StatusUpdateSerializer, ERRORS_READ),
+    ),
+    retrieve=extend_schema(
+        summary="Get a status update", responses=with_errors(s.StatusUpdateSerializer, ERRORS_READ)
+    ),
+)
+class StatusUpdateViewSet(ReadOnlyViewSet):
+    """Every status update of every measure, in the order they were recorded. Page with the
+    `next` cursor: an integration that keeps the last cursor gets everything since, with no
+    gaps and no duplicates. Status updates are never changed or deleted."""
+
+    serializer_class = s.StatusUpdateSerializer
+    filterset_class = StatusUpdateFilter
+    pagination_class = CursorPagination
+
+    def get_queryset(self):
+        return selectors.status_history().order_by("id")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List risks", responses=with_errors(s.RiskSerializer, ERRORS_READ)),
+    retrieve=extend_schema(
+        summary="Get a risk", responses=with_errors(s.RiskSerializer, ERRORS_READ)
+    ),
+)
+class RiskViewSet(ReadOnlyViewSet):
+    """The risks the measures address, with their mechanisms and their mitigating measures'
+    current status."""
+
+    serializer_class = s.RiskSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return selectors.risks_with_measures()
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List application scenarios",
+        responses=with_errors(s.ScenarioSerializer, ERRORS_READ),
+    ),
+    retrieve=extend_schema(
+        summary="Get an application scenario",
+        responses=with_errors(s.ScenarioSerializer, ERRORS_READ),
+    ),
+)
+class ScenarioViewSet(ReadOnlyViewSet):
+    """The application directions of generative AI in finance."""
+
+    serializer_class = s.ScenarioSerializer
+    pagination_class = None
+    queryset = Scenario.objects.all()
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List innovation mechanisms",
+        responses=with_errors(s.InnovationMechanismSerializer, ERRORS_READ),
+    ),
+    retrieve=extend_schema(
+        summary="Get an innovation mechanism",
+        responses=with_errors(s.InnovationMechanismSerializer, ERRORS_READ),
+    ),
+)
+class InnovationMechanismViewSet(ReadOnlyViewSet):
+    """The ways generative AI promotes financial innovation."""
+
+    serializer_class = s.InnovationMechanismSerializer
+    pagination_class = None
+    queryset = InnovationMechanism.objects.all()
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List institutions", responses=with_errors(s.InstitutionSerializer, ERRORS_READ)
+    ),
+    retrieve=extend_schema(
+        summary="Get an institution", responses=with_errors(s.InstitutionSerializer, ERRORS_READ)
+    ),
+)
+class InstitutionViewSet(ReadOnlyViewSet):
+    """Regulators, banks, firms and forums named by the tracker."""
+
+    serializer_class = s.InstitutionSerializer
+    queryset = Institution.objects.all()
