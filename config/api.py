@@ -3,6 +3,8 @@ ETags. Views never catch exceptions themselves; this module turns them into clea
 
 import re
 
+import django_filters
+from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError
@@ -103,6 +105,8 @@ class TrackerPermission(BasePermission):
             return settings.API_ANONYMOUS_READ or request.user.is_authenticated
         if not request.user.is_authenticated:
             return False
+        if getattr(view, "action", None) is None:
+            return True  # no handler for this method: the view answers 405
         required = view.write_permissions.get(view.action)
         return bool(required) and request.user.has_perm(required)
 
@@ -130,7 +134,11 @@ class PageNumberPagination(pagination.PageNumberPagination):
 
 
 class CursorPagination(pagination.CursorPagination):
-    """Pages in recording order that never skip or repeat a row, however deep."""
+    """Pages in recording order that never skip or repeat a row, however deep.
+
+    Besides `next` (null on the last page), every page has `resume`: a cursor just after its
+    last row, to fetch later whatever has been added since.
+    """
 
     ordering = "id"
     page_size_query_param = "page_size"
@@ -141,6 +149,29 @@ class CursorPagination(pagination.CursorPagination):
 
     def get_page_size(self, request):
         return PageNumberPagination.get_page_size(self, request)
+
+    def get_resume_link(self) -> str | None:
+        if self.page:
+            position = self._get_position_from_instance(self.page[-1], self.ordering)
+            return self.encode_cursor(pagination.Cursor(offset=0, reverse=False, position=position))
+        if self.cursor and not self.cursor.reverse:
+            return self.encode_cursor(self.cursor)  # nothing new yet: poll the same place
+        return None
+
+    def get_paginated_response(self, data):
+        response = super().get_paginated_response(data)
+        response.data["resume"] = self.get_resume_link()
+        return response
+
+    def get_paginated_response_schema(self, schema):
+        result = super().get_paginated_response_schema(schema)
+        result["properties"]["resume"] = {
+            "type": "string",
+            "nullable": True,
+            "format": "uri",
+            "description": "Fetch this later to get the rows added after this page.",
+        }
+        return result
 
 
 class StrictFilterBackend(DjangoFilterBackend):
@@ -178,6 +209,24 @@ def allowed_params(request, queryset, view, backend: DjangoFilterBackend) -> set
     if getattr(view, "ordering_fields", None):
         allowed.add("ordering")
     return allowed
+
+
+class StrictBooleanField(forms.Field):
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        text = str(value).strip().lower()
+        if text in {"true", "1", "yes"}:
+            return True
+        if text in {"false", "0", "no"}:
+            return False
+        raise DjangoValidationError(_("Use true or false."), code="invalid")
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    """true/false (1/0, yes/no); anything else is a 400, not "no filter"."""
+
+    field_class = StrictBooleanField
 
 
 class StrictOrderingFilter(OrderingFilter):

@@ -5,6 +5,8 @@ import django_filters as filters
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ValidationError
 
+from config.api import StrictBooleanFilter
+
 from ..choices import Priority, Status
 from ..models import Institution, Measure, Risk, Scenario, StatusUpdate
 
@@ -35,7 +37,7 @@ class MeasureFilter(filters.FilterSet):
         help_text=_("Key of a responsible institution."),
     )
     priority = filters.ChoiceFilter(choices=Priority.choices)
-    archived = filters.BooleanFilter()
+    archived = StrictBooleanFilter()
     target_date_after = filters.DateFilter(field_name="target_date", lookup_expr="gte")
     target_date_before = filters.DateFilter(field_name="target_date", lookup_expr="lte")
     updated_since = filters.IsoDateTimeFilter(
