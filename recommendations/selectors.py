@@ -36,22 +36,25 @@ def measures_current() -> QuerySet[Measure]:
     )
 
 
-def measures_as_of(*, day: date) -> QuerySet[Measure]:
-    """measures_current(), annotated with `status_then`, `progress_then` and
-    `status_effective_date_then`: the state each had on `day`, back-dated updates included.
-    Measures whose history had not begun by `day` are left out."""
+def with_state_on(measures: QuerySet[Measure], day: date) -> QuerySet[Measure]:
+    """`measures` annotated with `status_then`, `progress_then`, `status_effective_date_then`
+    and `update_then` (the entry in force): the state each had on `day`, back-dated updates
+    included. Measures whose history had not begun by `day` are left out."""
+    # One index probe per measure on (measure, effective_date, recorded_at, id).
     latest = StatusUpdate.objects.filter(measure=OuterRef("pk"), effective_date__lte=day).order_by(
         *LATEST_FIRST
     )
-    return (
-        measures_current()
-        .annotate(
-            status_then=Subquery(latest.values("status")[:1]),
-            progress_then=Subquery(latest.values("progress")[:1]),
-            status_effective_date_then=Subquery(latest.values("effective_date")[:1]),
-        )
-        .filter(status_then__isnull=False)
-    )
+    return measures.annotate(
+        status_then=Subquery(latest.values("status")[:1]),
+        progress_then=Subquery(latest.values("progress")[:1]),
+        status_effective_date_then=Subquery(latest.values("effective_date")[:1]),
+        update_then=Subquery(latest.values("id")[:1]),
+    ).filter(status_then__isnull=False)
+
+
+def measures_as_of(*, day: date) -> QuerySet[Measure]:
+    """measures_current() with the state each had on `day` (with_state_on)."""
+    return with_state_on(measures_current(), day)
 
 
 def pillars_with_counts() -> QuerySet[Pillar]:

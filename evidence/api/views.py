@@ -3,6 +3,7 @@
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
 from config.openapi import ERRORS_READ, ERRORS_WRITE, IDEMPOTENCY_KEY, with_errors
 from recommendations.api.idempotency import run_idempotent
@@ -126,4 +127,7 @@ class SourceViewSet(WritableViewSet):
         data.is_valid(raise_exception=True)
         source = services.save_source(source=instance, fields=dict(data.validated_data))
         body = SourceSerializer(selectors.sources_with_counts().get(pk=source.pk)).data
-        return Response(body, status=status.HTTP_200_OK if instance else status.HTTP_201_CREATED)
+        if instance:
+            return Response(body)
+        location = request.build_absolute_uri(reverse("source-detail", args=[source.pk]))
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": location})

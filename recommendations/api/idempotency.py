@@ -77,27 +77,37 @@ def run_idempotent(request, handler: Callable[[], Response]) -> Response:
                 "key for a new request."
             )
         )
-    with transaction.atomic():
-        try:
-            # NOWAIT: a retry that arrives while the first request runs is told so at once.
-            record = IdempotencyKey.objects.select_for_update(nowait=True).get(pk=record.pk)
-        except (DatabaseError, IdempotencyKey.DoesNotExist):
-            raise Conflict(
-                _(
-                    "A request with this Idempotency-Key is still being processed; "
-                    "retry in a moment."
-                )
-            ) from None
-        if record.response_status is not None:
-            return Response(
-                record.response_body,
-                status=record.response_status,
-                headers={**record.response_headers, REPLAYED_HEADER: "true"},
-            )
-        response = handler()
-        if status.is_success(response.status_code):
-            record.response_status = response.status_code
-            record.response_body = response.data
-            record.response_headers = {h: response[h] for h in KEPT_HEADERS if h in response}
-            record.save(update_fields=["response_status", "response_body", "response_headers"])
-        return response
+    try:
+        return run_once(record, handler)
+    except Conflict:
+        raise
+    except Exception:
+        # Refused or failed: forget the key, so that a corrected retry is checked afresh.
+        IdempotencyKey.objects.filter(pk=record.pk, response_status__isnull=True).delete()
+        raise
+
+
+@transaction.atomic
+def run_once(record: IdempotencyKey, handler: Callable[[], Response]) -> Response:
+    try:
+        # NOWAIT: a retry that arrives while the first request runs is told so at once.
+        record = IdempotencyKey.objects.select_for_update(nowait=True).get(pk=record.pk)
+    except (DatabaseError, IdempotencyKey.DoesNotExist):
+        raise Conflict(
+            _("A request with this Idempotency-Key is still being processed; retry in a moment.")
+        ) from None
+    if record.response_status is not None:
+        return Response(
+            record.response_body,
+            status=record.response_status,
+            headers={**record.response_headers, REPLAYED_HEADER: "true"},
+        )
+    response = handler()
+    if status.is_success(response.status_code):
+        record.response_status = response.status_code
+        record.response_body = response.data
+        record.response_headers = {h: response[h] for h in KEPT_HEADERS if h in response}
+        record.save(update_fields=["response_status", "response_body", "response_headers"])
+    else:
+        record.delete()
+    return response
