@@ -4,12 +4,13 @@ status history is read-only: a new entry goes through services.record_status_upd
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelectMultiple
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
-from django.http import HttpResponseRedirect
-from django.urls import reverse
-from django.utils import timezone
-from django.utils.html import format_html
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils import timezone, translation
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from evidence.models import Evidence, StatusUpdateEvidence
@@ -23,11 +24,13 @@ from .models import (
     MeasureInstitution,
     MeasureRisk,
     Pillar,
+    ReportSnapshot,
     Risk,
     RiskMechanism,
     Scenario,
     StatusUpdate,
 )
+from .reports.render import EXTENSIONS, FORMATS, LANGUAGES, MEDIA_TYPES
 from .text import localized
 
 BILINGUAL_TITLE_SEARCH = ("key", "title_zh", "title_en", "description_zh", "description_en")
@@ -460,3 +463,95 @@ class StatusUpdateAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(
             reverse("admin:recommendations_measure_change", args=[obj.measure_id])
         )
+
+
+@admin.register(ReportSnapshot)
+class ReportSnapshotAdmin(admin.ModelAdmin):
+    """Published status reports: listed, viewed and downloaded; never changed."""
+
+    list_display = (
+        "__str__",
+        "since",
+        "until",
+        "version",
+        "generated_at",
+        "generated_by",
+        "short_sha256",
+        "downloads",
+    )
+    list_filter = ("until",)
+    date_hierarchy = "until"
+    fields = (
+        "since",
+        "until",
+        "version",
+        "generated_at",
+        "generated_by",
+        "sha256",
+        "downloads",
+        "preview",
+    )
+    readonly_fields = fields
+
+    def get_urls(self):
+        download = self.admin_site.admin_view(self.download_view)
+        return [
+            path(
+                "<int:pk>/download/<str:fmt>/<str:lang>/",
+                download,
+                name="recommendations_reportsnapshot_download",
+            ),
+            *super().get_urls(),
+        ]
+
+    def download_view(self, request, pk, fmt, lang):
+        snapshot = get_object_or_404(ReportSnapshot, pk=pk)
+        if not self.has_view_permission(request, snapshot):
+            raise PermissionDenied
+        if fmt not in FORMATS or lang not in LANGUAGES:
+            raise Http404
+        name = f"status-report_{snapshot.since}_{snapshot.until}_v{snapshot.version}"
+        response = HttpResponse(snapshot.rendering(fmt, lang), content_type=MEDIA_TYPES[fmt])
+        response["Content-Disposition"] = f'attachment; filename="{name}.{EXTENSIONS[fmt]}"'
+        return response
+
+    @admin.display(description=_("SHA-256"))
+    def short_sha256(self, obj):
+        return obj.sha256[:12]
+
+    @admin.display(description=_("downloads"))
+    def downloads(self, obj):
+        links = [
+            (
+                label,
+                reverse("admin:recommendations_reportsnapshot_download", args=[obj.pk, fmt, lang]),
+            )
+            for label, fmt, lang in (
+                ("JSON", "json", "en"),
+                ("CSV", "csv", "en"),
+                ("Markdown EN", "markdown", "en"),
+                ("Markdown 中文", "markdown", "zh"),
+                ("HTML EN", "html", "en"),
+                ("HTML 中文", "html", "zh"),
+            )
+        ]
+        return format_html_join(" · ", '<a href="{1}">{0}</a>', links)
+
+    @admin.display(description=_("report"))
+    def preview(self, obj):
+        html = obj.html_zh if translation.get_language().startswith("zh") else obj.html_en
+        # sandbox: the stored page runs no script and cannot reach the admin.
+        return format_html(
+            '<iframe sandbox srcdoc="{}" style="width:100%;height:80vh;'
+            'border:1px solid #ccc"></iframe>',
+            html,
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,3 +1,4 @@
+from .reports import ReportSnapshotViewSet
 from .views import (
     InnovationMechanismViewSet,
     InstitutionViewSet,
@@ -17,4 +18,5 @@ routes = [
     ("scenarios", ScenarioViewSet, "scenario"),
     ("innovation-mechanisms", InnovationMechanismViewSet, "innovation-mechanism"),
     ("institutions", InstitutionViewSet, "institution"),
+    ("reports", ReportSnapshotViewSet, "report"),
 ]

@@ -2,6 +2,7 @@ from .concepts import InnovationMechanism, Institution, Pillar, Risk, RiskMechan
 from .history import StatusUpdate
 from .idempotency import IdempotencyKey
 from .measures import Measure, MeasureInstitution, MeasureRisk
+from .reports import ReportSnapshot
 
 __all__ = [
     "IdempotencyKey",
@@ -11,6 +12,7 @@ __all__ = [
     "MeasureInstitution",
     "MeasureRisk",
     "Pillar",
+    "ReportSnapshot",
     "Risk",
     "RiskMechanism",
     "Scenario",

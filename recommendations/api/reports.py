@@ -1,0 +1,184 @@
+"""Published status reports, and previews computed without saving."""
+
+import json
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.reverse import reverse
+
+from config.api import COMMON_PARAMS, check_query_params
+from config.openapi import ERRORS_READ, with_errors
+
+from ..models import ReportSnapshot
+from ..reports.render import EXTENSIONS, FORMATS, LANGUAGES, MEDIA_TYPES, render
+from ..reports.status import PERIODS, build_status_report, last_complete_period
+
+
+class ReportSnapshotSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="report-detail")
+    generated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    downloads = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReportSnapshot
+        fields = (
+            "id",
+            "url",
+            "since",
+            "until",
+            "version",
+            "generated_at",
+            "generated_by",
+            "sha256",
+            "downloads",
+        )
+        read_only_fields = fields
+
+    def get_downloads(self, snapshot) -> dict[str, str]:
+        """Links to each stored file: json, csv, markdown_en, markdown_zh, html_en, html_zh."""
+        base = reverse("report-download", args=[snapshot.pk], request=self.context.get("request"))
+        links = {"json": f"{base}?file=json", "csv": f"{base}?file=csv"}
+        for fmt in ("markdown", "html"):
+            for lang in LANGUAGES:
+                links[f"{fmt}_{lang}"] = f"{base}?file={fmt}&lang={lang}"
+        return links
+
+
+class ReportSnapshotDetailSerializer(ReportSnapshotSerializer):
+    report = serializers.SerializerMethodField()
+
+    class Meta(ReportSnapshotSerializer.Meta):
+        fields = (*ReportSnapshotSerializer.Meta.fields, "report")
+        read_only_fields = fields
+
+    def get_report(self, snapshot) -> dict:
+        """The report as published (its JSON; sha256 is over the exact bytes)."""
+        return json.loads(snapshot.report_json)
+
+
+class FileSerializer(serializers.Serializer):
+    file = serializers.ChoiceField(choices=FORMATS, default="json")
+    lang = serializers.ChoiceField(choices=LANGUAGES, default="en")
+
+
+class PreviewSerializer(FileSerializer):
+    since = serializers.DateField(required=False)
+    until = serializers.DateField(required=False)
+    period = serializers.ChoiceField(choices=PERIODS, required=False)
+
+    def validate(self, attrs):
+        since, until = attrs.get("since"), attrs.get("until")
+        if (since is None) != (until is None):
+            raise serializers.ValidationError("Give both since and until, or neither.")
+        if since and attrs.get("period"):
+            raise serializers.ValidationError("Give since and until, or period, not both.")
+        if since and since >= until:
+            raise serializers.ValidationError({"until": "The period must end after it starts."})
+        if not since:
+            attrs["since"], attrs["until"] = last_complete_period(
+                attrs.get("period", "quarter"), timezone.localdate()
+            )
+        return attrs
+
+
+FILE_PARAMS = [
+    OpenApiParameter(
+        "file", OpenApiTypes.STR, enum=FORMATS, description="json (default), markdown, csv or html."
+    ),
+    OpenApiParameter(
+        "lang",
+        OpenApiTypes.STR,
+        enum=LANGUAGES,
+        description="en (default) or zh: the language of markdown and html.",
+    ),
+]
+FILE_RESPONSE = OpenApiResponse(
+    OpenApiTypes.BINARY, "The file, as application/json, text/markdown, text/csv or text/html."
+)
+
+
+def file_response(text: str, fmt: str, filename: str) -> HttpResponse:
+    response = HttpResponse(text, content_type=MEDIA_TYPES[fmt])
+    response["Content-Disposition"] = f'inline; filename="{filename}.{EXTENSIONS[fmt]}"'
+    return response
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List published status reports",
+        responses=with_errors(ReportSnapshotSerializer, ERRORS_READ),
+    ),
+    retrieve=extend_schema(
+        summary="Get a published status report",
+        responses=with_errors(ReportSnapshotDetailSerializer, ERRORS_READ),
+    ),
+)
+class ReportSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
+    """Status reports as published: immutable snapshots, newest period first. Publishing a
+    period again adds a version; `sha256` is the digest of the JSON exactly as published."""
+
+    queryset = ReportSnapshot.objects.select_related("generated_by")
+    filterset_fields = ("since", "until")
+    ordering = ("-until", "-since", "-version")
+    write_permissions: dict = {}
+
+    def get_serializer_class(self):
+        return (
+            ReportSnapshotDetailSerializer
+            if self.action == "retrieve"
+            else ReportSnapshotSerializer
+        )
+
+    @extend_schema(
+        summary="Download a published report's file",
+        parameters=FILE_PARAMS,
+        responses=with_errors(FILE_RESPONSE, ERRORS_READ),
+    )
+    @action(detail=True, filter_backends=[], pagination_class=None)
+    def download(self, request, pk=None):
+        check_query_params(request, {*COMMON_PARAMS, "file", "lang"})
+        params = FileSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        snapshot = get_object_or_404(ReportSnapshot, pk=pk)
+        fmt, lang = params.validated_data["file"], params.validated_data["lang"]
+        name = f"status-report_{snapshot.since}_{snapshot.until}_v{snapshot.version}"
+        return file_response(
+            snapshot.rendering(fmt, lang),
+            fmt,
+            name + (f"_{lang}" if fmt in ("markdown", "html") else ""),
+        )
+
+    @extend_schema(
+        summary="Compute a status report without saving it",
+        parameters=[
+            OpenApiParameter("since", OpenApiTypes.DATE, description="Start (exclusive)."),
+            OpenApiParameter("until", OpenApiTypes.DATE, description="End (inclusive)."),
+            OpenApiParameter(
+                "period",
+                OpenApiTypes.STR,
+                enum=PERIODS,
+                description="Without since and until: the last complete one (default quarter).",
+            ),
+            *FILE_PARAMS,
+        ],
+        responses=with_errors(FILE_RESPONSE, ERRORS_READ),
+    )
+    @action(detail=False, filter_backends=[], pagination_class=None)
+    def preview(self, request):
+        check_query_params(request, {*COMMON_PARAMS, "since", "until", "period", "file", "lang"})
+        params = PreviewSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        report = build_status_report(since=data["since"], until=data["until"])
+        name = f"status-report_{data['since']}_{data['until']}_preview"
+        return file_response(render(report, data["file"], data["lang"]), data["file"], name)

@@ -1,0 +1,314 @@
+"""Renderings of a StatusReport: JSON (the published record), Markdown, CSV and HTML."""
+
+import csv
+import io
+import json
+from dataclasses import asdict
+from datetime import date, datetime
+
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from ..choices import Status
+from . import charts
+from .status import SCHEMA_VERSION, StatusReport
+
+FORMATS = ("json", "markdown", "csv", "html")
+LANGUAGES = ("en", "zh")
+MEDIA_TYPES = {
+    "json": "application/json",
+    "markdown": "text/markdown; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+}
+EXTENSIONS = {"json": "json", "markdown": "md", "csv": "csv", "html": "html"}
+
+
+def _plain(value):
+    if isinstance(value, datetime):
+        return timezone.localtime(value).isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def report_data(report: StatusReport) -> dict:
+    """The report as plain data: the JSON schema documented in the README."""
+    data = asdict(report)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "report": "status",
+        "period": {"since": data.pop("since"), "until": data.pop("until")},
+        **data,
+    }
+
+
+def render_json(report: StatusReport) -> str:
+    """Canonical JSON: the same report always gives the same bytes (and SHA-256)."""
+    return json.dumps(report_data(report), ensure_ascii=False, indent=2, default=_plain) + "\n"
+
+
+def render_csv(report: StatusReport) -> str:
+    """One row per measure: its status and progress as of `since` and `until`."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        [
+            "code",
+            "pillar",
+            "title_zh",
+            "title_en",
+            "status_since",
+            "progress_since",
+            "status_until",
+            "progress_until",
+            "progress_change",
+            "status_changed",
+        ]
+    )
+    for m in report.measures:
+        writer.writerow(
+            [
+                m.measure,
+                m.pillar,
+                m.title_zh,
+                m.title_en,
+                m.status_since or "",
+                blank(m.progress_since),
+                m.status_until,
+                blank(m.progress_until),
+                blank(m.progress_change),
+                str(m.status_since != m.status_until).lower(),
+            ]
+        )
+    return out.getvalue()
+
+
+def blank(value) -> str:
+    return "" if value is None else str(value)
+
+
+def title(item, lang: str) -> str:
+    return item.title_zh if lang == "zh" else item.title_en
+
+
+def label(status: str | None) -> str:
+    return str(Status(status).label) if status else "–"
+
+
+def percent(value) -> str:
+    return "–" if value is None else f"{value:g}%"
+
+
+def signed(value) -> str:
+    return "–" if value is None else f"{value:+g}"
+
+
+def render_markdown(report: StatusReport, lang: str = "en") -> str:
+    with translation.override("zh-hans" if lang == "zh" else "en"):
+        return "\n".join(_markdown(report, lang)) + "\n"
+
+
+def _markdown(report: StatusReport, lang: str):
+    o = report.overview
+    # Words used inside f-strings below, looked up here so that makemessages finds them.
+    change, measures, mean = _("change"), _("measures"), _("mean progress")
+    pillar, implemented, active = _("pillar"), _("implemented"), _("in progress or beyond")
+    note_word, evidence_word, coverage_word = _("Note"), _("Evidence"), _("coverage")
+    yield "# " + _("Status report: %(since)s to %(until)s") % {
+        "since": report.since.isoformat(),
+        "until": report.until.isoformat(),
+    }
+    yield ""
+    yield _("Period: after %(since)s, up to and including %(until)s.") % {
+        "since": report.since.isoformat(),
+        "until": report.until.isoformat(),
+    }
+    yield ""
+    yield "## " + _("Overview")
+    yield ""
+    yield f"| | {report.since.isoformat()} | {report.until.isoformat()} | {change} |"
+    yield "| --- | ---: | ---: | ---: |"
+    yield f"| {measures} | {o.since.measures} | {o.until.measures} | {o.change.measures:+d} |"
+    for status in Status.values:
+        yield (
+            f"| {label(status)} | {o.since.by_status[status]} | {o.until.by_status[status]} | "
+            f"{o.change.by_status[status]:+d} |"
+        )
+    yield (
+        f"| {mean} | {percent(o.since.mean_progress)} | "
+        f"{percent(o.until.mean_progress)} | {signed(o.change.mean_progress)} |"
+    )
+    yield ""
+    yield "## " + _("Pillars")
+    yield ""
+    yield f"| {pillar} | {measures} | {implemented} | {active} | {mean} | {change} |"
+    yield "| --- | ---: | ---: | ---: | ---: | ---: |"
+    for p in report.pillars:
+        going = sum(
+            p.until.by_status[s] for s in ("in_progress", "partially_implemented", "implemented")
+        )
+        yield (
+            f"| {p.number}. {title(p, lang)} | {p.until.measures} | "
+            f"{p.until.by_status['implemented']} | {going} | {percent(p.until.mean_progress)}"
+            f" | {signed(p.change.mean_progress)} |"
+        )
+    yield ""
+    yield "## " + _("Changes")
+    yield ""
+    if not report.changes:
+        yield _("No status update took effect in the period.")
+        yield ""
+    for group in report.changes:
+        yield f"### {group.pillar}. {title(group, lang)}"
+        yield ""
+        for c in group.updates:
+            late = (
+                " "
+                + _("(recorded %(day)s, after the period)")
+                % {"day": timezone.localtime(c.recorded_at).date().isoformat()}
+                if c.recorded_after_period
+                else ""
+            )
+            yield (
+                f"- **{c.measure}** {title(c, lang)} — {c.effective_date.isoformat()}: "
+                f"{label(c.from_status)} → {label(c.to_status)}, "
+                f"{percent(c.from_progress)} → {percent(c.to_progress)}{late}"
+            )
+            if c.note:
+                yield f"  - {note_word}: {c.note}"
+            for e in c.evidence:
+                yield f"  - {evidence_word}: {e['claim_zh'] if lang == 'zh' else e['claim_en']}"
+        yield ""
+    sections = [
+        (
+            _("Newly implemented"),
+            report.newly_implemented,
+            lambda m: (
+                f"**{m.measure}** {title(m, lang)} ({label(m.status_since)} → "
+                f"{label(m.status_until)})"
+            ),
+        ),
+        (
+            _("Regressions"),
+            report.regressions,
+            lambda c: (
+                f"**{c.measure}** {title(c, lang)} — {c.effective_date.isoformat()}: "
+                f"{label(c.from_status)} → {label(c.to_status)}. {c.note}"
+            ),
+        ),
+        (
+            _("Stalled or abandoned"),
+            report.stalled,
+            lambda s: (
+                f"**{s.measure}** {title(s, lang)} — {label(s.status)} "
+                + _("since %(day)s") % {"day": s.since_date.isoformat()}
+                + (f". {s.note}" if s.note else "")
+            ),
+        ),
+        (
+            _("Reassessment due"),
+            report.reassessment_due,
+            lambda r: (
+                f"**{r.measure}** {title(r, lang)} — "
+                + (_("never assessed") + ", " if r.never_assessed else "")
+                + _("last update %(day)s, %(days)s days ago (review every %(every)s days)")
+                % {
+                    "day": r.last_update.isoformat(),
+                    "days": r.days_since_update,
+                    "every": r.review_every_days,
+                }
+            ),
+        ),
+        (
+            _("Overdue"),
+            report.overdue,
+            lambda d: (
+                f"**{d.measure}** {title(d, lang)} — "
+                + _("target %(day)s, %(days)s days overdue, %(status)s at %(progress)s")
+                % {
+                    "day": d.target_date.isoformat(),
+                    "days": d.days_overdue,
+                    "status": label(d.status),
+                    "progress": percent(d.progress),
+                }
+            ),
+        ),
+    ]
+    for heading, rows, line in sections:
+        yield "## " + heading
+        yield ""
+        yield from ([f"- {line(row)}" for row in rows] or [_("None.")])
+        yield ""
+    yield "## " + _("Risk coverage")
+    yield ""
+    for r in report.risks:
+        flag = (
+            " ⚠ " + _("uncovered: no mitigating measure is in progress or beyond")
+            if r.uncovered
+            else ""
+        )
+        coverage = "–" if r.coverage is None else f"{r.coverage:.0%}"
+        yield f"### {title(r, lang)} — {coverage_word} {coverage}{flag}"
+        yield ""
+        yield from (
+            [
+                f"- **{m.measure}** {title(m, lang)}: {label(m.status)}, {percent(m.progress)}"
+                for m in r.measures
+            ]
+            or [_("No measure mitigates this risk.")]
+        )
+        yield ""
+    yield "## " + _("Evidence added")
+    yield ""
+    added = report.evidence_added
+    yield ngettext(
+        "%(count)s piece of evidence was added in the period.",
+        "%(count)s pieces of evidence were added in the period.",
+        added.total,
+    ) % {"count": added.total}
+    if added.by_source_kind:
+        yield ""
+        for kind, count in added.by_source_kind.items():
+            yield f"- {kind}: {count}"
+
+
+def render_html(report: StatusReport, lang: str = "en") -> str:
+    """A self-contained page (inline CSS and SVG charts), readable on screen and in print."""
+    with translation.override("zh-hans" if lang == "zh" else "en"):
+        return render_to_string(
+            "reports/status.html",
+            {
+                "report": report,
+                "lang": lang,
+                "html_lang": "zh-Hans" if lang == "zh" else "en",
+                "statuses": [(s, label(s), charts.COLOURS[s]) for s in Status.values],
+                "status_chart": charts.status_bars(report, lang),
+                "progress_chart": charts.progress_lines(report, lang),
+                "pillar_rows": [
+                    {
+                        "pillar": p,
+                        "title": title(p, lang),
+                        "active": sum(
+                            p.until.by_status[s]
+                            for s in ("in_progress", "partially_implemented", "implemented")
+                        ),
+                    }
+                    for p in report.pillars
+                ],
+            },
+        )
+
+
+def render(report: StatusReport, fmt: str, lang: str = "en") -> str:
+    if fmt == "json":
+        return render_json(report)
+    if fmt == "csv":
+        return render_csv(report)
+    if fmt == "markdown":
+        return render_markdown(report, lang)
+    if fmt == "html":
+        return render_html(report, lang)
+    raise ValueError(f"unknown format {fmt!r}")

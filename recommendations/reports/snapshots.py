@@ -1,0 +1,53 @@
+"""Publishing status reports as immutable, versioned snapshots."""
+
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from ..models import ReportSnapshot
+from .render import render_csv, render_html, render_json, render_markdown
+from .status import StatusReport
+
+
+def latest_snapshot(*, since: date, until: date) -> ReportSnapshot | None:
+    return ReportSnapshot.objects.filter(since=since, until=until).order_by("-version").first()
+
+
+def save_report(
+    *, report: StatusReport, by=None, force: bool = False
+) -> tuple[ReportSnapshot, bool]:
+    """Store `report` with all its renderings; return (snapshot, created).
+
+    Without `force`, a period that already has a snapshot keeps it: nothing is written and
+    (the latest snapshot, False) comes back. With `force`, a new version is added; no
+    snapshot is ever changed.
+    """
+    existing = latest_snapshot(since=report.since, until=report.until)
+    if existing and not force:
+        return existing, False
+    report_json = render_json(report)
+    fields = {
+        "since": report.since,
+        "until": report.until,
+        "generated_by": by,
+        "report_json": report_json,
+        "sha256": ReportSnapshot.digest(report_json),
+        "markdown_en": render_markdown(report, "en"),
+        "markdown_zh": render_markdown(report, "zh"),
+        "html_en": render_html(report, "en"),
+        "html_zh": render_html(report, "zh"),
+        "csv": render_csv(report),
+    }
+    try:
+        with transaction.atomic():
+            version = (existing.version + 1) if existing else 1
+            return ReportSnapshot.objects.create(version=version, **fields), True
+    except IntegrityError:
+        raise ValidationError(
+            _(
+                "Another snapshot of this period was saved at the same time; "
+                "run again to add a new version."
+            )
+        ) from None

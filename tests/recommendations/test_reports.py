@@ -1,0 +1,594 @@
+"""The status report, checked section by section against a small history worked out by hand.
+
+    measure  target      history (effective date: status progress)     06-30 → 09-30
+    1.1      2026-12-31  05-01 planned 10, 07-10 in_progress 40,
+                         09-01 partially 70                             planned → partially
+    1.2      2026-06-30  06-01 in_progress 50, 08-15 planned 20         in_progress → planned
+    1.3                  02-01 planned 10, 04-01 stalled 10 ("budget")  stalled → stalled
+    2.1                  03-01 in_progress 30, 09-20 implemented 100,
+                         08-01 partially 60 recorded last (back-dated)  in_progress → implemented
+    2.2 (archived)       07-05 planned 5                                left out of states
+    2.3      2026-09-30  never assessed                                 not_assessed throughout
+
+Every history starts, not assessed, on 2025-01-01. Risk r1 is mitigated by 1.1 and 2.1, r2 by
+1.2, r3 by nothing. The period is (2026-06-30, 2026-09-30].
+"""
+
+import csv
+import io
+import json
+import xml.etree.ElementTree as ET
+from datetime import date, datetime
+from html.parser import HTMLParser
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from evidence.choices import SourceKind
+from recommendations import services
+from recommendations.choices import Status
+from recommendations.models import MeasureRisk, ReportSnapshot
+from recommendations.reports.render import (
+    render_csv,
+    render_html,
+    render_json,
+    render_markdown,
+)
+from recommendations.reports.snapshots import save_report
+from recommendations.reports.status import (
+    build_status_report,
+    last_complete_period,
+    series_dates,
+)
+from tests.factories import (
+    EvidenceFactory,
+    MeasureFactory,
+    PillarFactory,
+    RiskFactory,
+    SourceFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+SINCE, UNTIL = date(2026, 6, 30), date(2026, 9, 30)
+START = date(2025, 1, 1)
+TODAY = date(2026, 11, 26)
+
+
+def record(measure, status, progress, day, **kwargs):
+    kwargs.setdefault("by", None)
+    return services.record_status_update(
+        measure=measure,
+        status=status,
+        progress=progress,
+        effective_date=day,
+        today=TODAY,
+        **kwargs,
+    )
+
+
+@pytest.fixture
+def history():
+    one, two = PillarFactory(number=1), PillarFactory(number=2)
+    m = {
+        "1.1": MeasureFactory(
+            code="1.1", pillar=one, starts_on=START, target_date=date(2026, 12, 31)
+        ),
+        "1.2": MeasureFactory(
+            code="1.2", pillar=one, starts_on=START, target_date=date(2026, 6, 30)
+        ),
+        "1.3": MeasureFactory(code="1.3", pillar=one, starts_on=START),
+        "2.1": MeasureFactory(code="2.1", pillar=two, starts_on=START),
+        "2.2": MeasureFactory(code="2.2", pillar=two, starts_on=START),
+        "2.3": MeasureFactory(
+            code="2.3", pillar=two, starts_on=START, target_date=date(2026, 9, 30)
+        ),
+    }
+    record(m["1.1"], Status.PLANNED, 10, date(2026, 5, 1))
+    record(m["1.1"], Status.IN_PROGRESS, 40, date(2026, 7, 10))
+    record(m["1.1"], Status.PARTIALLY_IMPLEMENTED, 70, date(2026, 9, 1))
+    record(m["1.2"], Status.IN_PROGRESS, 50, date(2026, 6, 1))
+    record(m["1.2"], Status.PLANNED, 20, date(2026, 8, 15), note="Funding cut; re-planning.")
+    record(m["1.3"], Status.PLANNED, 10, date(2026, 2, 1))
+    record(m["1.3"], Status.STALLED, 10, date(2026, 4, 1), note="Waiting for the budget.")
+    record(m["2.1"], Status.IN_PROGRESS, 30, date(2026, 3, 1))
+    proof = EvidenceFactory(claim_en="Rules in force")
+    record(m["2.1"], Status.IMPLEMENTED, 100, date(2026, 9, 20), evidence=[proof])
+    record(m["2.1"], Status.PARTIALLY_IMPLEMENTED, 60, date(2026, 8, 1))  # back-dated
+    record(m["2.2"], Status.PLANNED, 5, date(2026, 7, 5))
+    services.update_measure(measure=m["2.2"], changes={"archived": True})
+    r1, r2 = RiskFactory(key="r1", order=1), RiskFactory(key="r2", order=2)
+    RiskFactory(key="r3", order=3)
+    for code, risk in (("1.1", r1), ("2.1", r1), ("1.2", r2)):
+        MeasureRisk.objects.create(measure=m[code], risk=risk)
+    return m
+
+
+@pytest.fixture
+def report(history):
+    return build_status_report(since=SINCE, until=UNTIL)
+
+
+def by_status(**counts):
+    return {status: counts.get(status, 0) for status in Status.values}
+
+
+def test_the_overview_counts_measures_as_of_since_and_until(report):
+    overview = report.overview
+
+    assert (overview.since.measures, overview.until.measures) == (5, 5)
+    assert overview.since.by_status == by_status(
+        planned=1, in_progress=2, stalled=1, not_assessed=1
+    )
+    assert overview.until.by_status == by_status(
+        partially_implemented=1, planned=1, stalled=1, implemented=1, not_assessed=1
+    )
+    assert (overview.since.mean_progress, overview.until.mean_progress) == (25.0, 50.0)
+    assert overview.change.mean_progress == 25.0
+    assert overview.change.by_status["in_progress"] == -2
+
+
+def test_each_pillar_stands_where_its_measures_do(report):
+    first, second = report.pillars
+
+    assert (first.since.mean_progress, first.until.mean_progress) == (23.3, 33.3)
+    assert first.until.by_status == by_status(partially_implemented=1, planned=1, stalled=1)
+    assert second.until.by_status == by_status(implemented=1, not_assessed=1)
+    assert second.change.mean_progress == 70.0
+
+
+def test_changes_are_the_updates_effective_in_the_period_with_where_they_moved_from(report):
+    changes = [
+        (c.measure, c.effective_date.isoformat(), c.from_status, c.to_status, c.progress_change)
+        for group in report.changes
+        for c in group.updates
+    ]
+
+    assert changes == [
+        ("1.1", "2026-07-10", "planned", "in_progress", 30),
+        ("1.1", "2026-09-01", "in_progress", "partially_implemented", 30),
+        ("1.2", "2026-08-15", "in_progress", "planned", -30),
+        ("2.1", "2026-08-01", "in_progress", "partially_implemented", 30),
+        ("2.1", "2026-09-20", "partially_implemented", "implemented", 40),
+        ("2.2", "2026-07-05", "not_assessed", "planned", None),
+    ]
+    assert [group.pillar for group in report.changes] == [1, 2]
+
+
+def test_a_change_carries_its_note_and_evidence(report):
+    updates = {(c.measure, c.to_status): c for g in report.changes for c in g.updates}
+
+    assert updates[("1.2", "planned")].note == "Funding cut; re-planning."
+    assert [e["claim_en"] for e in updates[("2.1", "implemented")].evidence] == ["Rules in force"]
+
+
+def test_back_dated_news_recorded_after_the_period_shows_in_the_period_it_is_effective_in(
+    history,
+):
+    report = build_status_report(since=date(2026, 7, 31), until=date(2026, 8, 31))
+
+    changes = [(c.measure, c.to_status) for g in report.changes for c in g.updates]
+
+    assert ("2.1", "partially_implemented") in changes
+    assert all(c.recorded_after_period for g in report.changes for c in g.updates)
+
+
+def test_regressions_newly_implemented_and_stalled(report):
+    assert [(c.measure, c.from_status, c.to_status) for c in report.regressions] == [
+        ("1.2", "in_progress", "planned")
+    ]
+    assert [(m.measure, m.status_since) for m in report.newly_implemented] == [
+        ("2.1", "in_progress")
+    ]
+    assert [(s.measure, s.status, s.since_date, s.note) for s in report.stalled] == [
+        ("1.3", "stalled", date(2026, 4, 1), "Waiting for the budget.")
+    ]
+
+
+def test_reassessment_is_due_where_no_update_came_within_the_review_interval(report):
+    due = [
+        (r.measure, r.last_update, r.days_since_update, r.never_assessed)
+        for r in report.reassessment_due
+    ]
+
+    assert due == [("1.3", date(2026, 4, 1), 182, False), ("2.3", START, 637, True)]
+
+
+def test_overdue_measures_are_past_their_target_and_not_implemented(report):
+    assert [(d.measure, d.days_overdue, d.status) for d in report.overdue] == [
+        ("1.2", 92, "planned"),
+        ("2.3", 0, "not_assessed"),
+    ]
+
+
+def test_risk_coverage_flags_risks_no_measure_is_working_against(report):
+    risks = {r.key: r for r in report.risks}
+
+    assert [m.measure for m in risks["r1"].measures] == ["1.1", "2.1"]
+    assert (risks["r1"].coverage, risks["r1"].uncovered) == (1.0, False)
+    assert (risks["r2"].coverage, risks["r2"].uncovered) == (0.0, True)
+    assert (risks["r3"].coverage, risks["r3"].uncovered, risks["r3"].measures) == (None, True, [])
+
+
+def test_evidence_added_in_the_period_is_counted_by_source_kind(history):
+    zone = timezone.get_current_timezone()
+    survey = SourceFactory(kind=SourceKind.SURVEY)
+    EvidenceFactory(source=survey, created_at=datetime(2026, 8, 1, 9, tzinfo=zone))
+    EvidenceFactory(source=survey, created_at=datetime(2026, 9, 30, 23, 59, tzinfo=zone))
+    EvidenceFactory(created_at=datetime(2026, 6, 30, 23, 59, tzinfo=zone))  # before the period
+
+    added = build_status_report(since=SINCE, until=UNTIL).evidence_added
+
+    assert (added.total, added.by_source_kind) == (2, {"survey": 2})
+
+
+def test_progress_over_time_is_the_mean_at_each_month_end(report):
+    series = [(p.date, p.overall, p.pillars["1"]) for p in report.progress_over_time]
+
+    assert series == [
+        (SINCE, 25.0, 23.3),
+        (date(2026, 7, 31), 32.5, 33.3),
+        (date(2026, 8, 31), 32.5, 23.3),
+        (UNTIL, 50.0, 33.3),
+    ]
+
+
+def test_every_state_agrees_with_the_api_as_of_listing(report, admin_user):
+    api = APIClient()
+    api.force_authenticate(admin_user)
+
+    def listed(day):
+        rows = api.get(
+            reverse("measure-list"),
+            {"as_of": day.isoformat(), "archived": "false", "page_size": 500},
+        ).json()["results"]
+        return {row["code"]: (row["status"], row["progress"]) for row in rows}
+
+    assert listed(SINCE) == {
+        m.measure: (m.status_since, m.progress_since) for m in report.measures if m.status_since
+    }
+    assert listed(UNTIL) == {m.measure: (m.status_until, m.progress_until) for m in report.measures}
+
+
+def test_building_a_report_runs_a_fixed_number_of_queries(history, django_assert_num_queries):
+    # 1–2: states as of since and until; 3: pillars; 4–5: changes and their evidence;
+    # 6: notes of stalled measures; 7: latest recording; 8–9: risks and their links;
+    # 10: evidence added; 11–14: the progress series (four dates).
+    with django_assert_num_queries(14):
+        small = build_status_report(since=SINCE, until=UNTIL)
+    for index in range(10):
+        measure = MeasureFactory(code=f"1.{index + 10}", pillar=history["1.1"].pillar)
+        record(measure, Status.IN_PROGRESS, 20, date(2026, 7, 1))
+        record(measure, Status.PLANNED, 10, date(2026, 8, 1), note="Back to planning.")
+
+    with django_assert_num_queries(14):
+        large = build_status_report(since=SINCE, until=UNTIL)
+
+    assert large.overview.until.measures == small.overview.until.measures + 10
+
+
+def test_a_period_must_end_after_it_starts(history):
+    with pytest.raises(Exception, match="end after it starts"):
+        build_status_report(since=UNTIL, until=SINCE)
+
+
+@pytest.mark.parametrize(
+    ("kind", "today", "expected"),
+    [
+        ("quarter", date(2026, 11, 26), (date(2026, 6, 30), date(2026, 9, 30))),
+        ("quarter", date(2027, 1, 15), (date(2026, 9, 30), date(2026, 12, 31))),
+        ("quarter", date(2026, 3, 31), (date(2025, 9, 30), date(2025, 12, 31))),
+        ("month", date(2026, 3, 1), (date(2026, 1, 31), date(2026, 2, 28))),
+        ("month", date(2026, 1, 10), (date(2025, 11, 30), date(2025, 12, 31))),
+        ("year", date(2026, 11, 26), (date(2024, 12, 31), date(2025, 12, 31))),
+    ],
+)
+def test_the_last_complete_period(kind, today, expected):
+    assert last_complete_period(kind, today) == expected
+
+
+def test_a_long_period_samples_at_most_thirteen_dates():
+    days = series_dates(date(2020, 12, 31), date(2025, 12, 31))
+
+    assert (len(days), days[0], days[-1]) == (13, date(2020, 12, 31), date(2025, 12, 31))
+
+
+# Formats
+
+
+def test_the_json_has_its_documented_top_level_keys_and_is_canonical(report):
+    text = render_json(report)
+    data = json.loads(text)
+
+    assert {
+        "period",
+        "overview",
+        "pillars",
+        "changes",
+        "newly_implemented",
+        "regressions",
+        "stalled",
+        "reassessment_due",
+        "overdue",
+        "risks",
+        "evidence_added",
+    } <= set(data)
+    assert data["period"] == {"since": "2026-06-30", "until": "2026-09-30"}
+    assert data["changes"][0]["updates"][0]["measure"] == "1.1"
+    assert data["overview"]["until"]["by_status"]["implemented"] == 1
+    assert render_json(build_status_report(since=SINCE, until=UNTIL)) == text
+
+
+def test_the_csv_has_a_row_per_measure(report):
+    rows = list(csv.DictReader(io.StringIO(render_csv(report))))
+
+    assert [row["code"] for row in rows] == ["1.1", "1.2", "1.3", "2.1", "2.3"]
+    assert rows[0] | {} == rows[0] and {
+        k: rows[0][k]
+        for k in (
+            "status_since",
+            "progress_since",
+            "status_until",
+            "progress_until",
+            "progress_change",
+        )
+    } == {
+        "status_since": "planned",
+        "progress_since": "10",
+        "status_until": "partially_implemented",
+        "progress_until": "70",
+        "progress_change": "60",
+    }
+
+
+@pytest.mark.parametrize(("lang", "heading"), [("en", "## Risk coverage"), ("zh", "## 风险覆盖")])
+def test_the_markdown_reads_in_either_language(report, lang, heading):
+    text = render_markdown(report, lang)
+
+    assert heading in text
+    assert "**1.2**" in text and "Funding cut; re-planning." in text
+
+
+class Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.svgs, self._svg = [], [], None
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_html_parses_and_holds_its_two_svg_charts(report, lang):
+    page = render_html(report, lang)
+    parser = Tags()
+
+    parser.feed(page)
+
+    assert parser.tags.count("svg") == 2
+    assert parser.tags.count("rect") > 10 and "polyline" in parser.tags
+    for chart in page.split("<svg")[1:]:
+        ET.fromstring("<svg" + chart.split("</svg>")[0] + "</svg>")  # well-formed XML
+    assert ('lang="zh-Hans"' in page) == (lang == "zh")
+    assert "@media print" in page
+    assert "<script" not in page and "http://" not in page.split("xmlns")[0]
+
+
+# Snapshots
+
+
+def test_saving_a_report_stores_every_format_with_the_digest_of_its_json(report, admin_user):
+    snapshot, created = save_report(report=report, by=admin_user)
+
+    assert created and snapshot.version == 1
+    assert snapshot.sha256 == ReportSnapshot.digest(snapshot.report_json)
+    assert json.loads(snapshot.report_json)["period"]["until"] == "2026-09-30"
+    assert snapshot.html_zh.startswith("<!DOCTYPE html>") and "风险覆盖" in snapshot.html_zh
+    assert snapshot.csv.startswith("code,pillar")
+
+
+def test_saving_a_period_again_changes_nothing_without_force(report):
+    first, _ = save_report(report=report)
+
+    again, created = save_report(report=report)
+
+    assert (created, again.pk, ReportSnapshot.objects.count()) == (False, first.pk, 1)
+
+
+def test_forcing_adds_a_new_version_and_keeps_the_old(history, report):
+    first, _ = save_report(report=report)
+    record(history["1.3"], Status.IN_PROGRESS, 20, date(2026, 9, 15), note="Budget found.")
+
+    second, created = save_report(report=build_status_report(since=SINCE, until=UNTIL), force=True)
+
+    assert created and (first.version, second.version) == (1, 2)
+    assert second.sha256 != first.sha256
+    assert ReportSnapshot.objects.get(pk=first.pk).report_json == first.report_json
+
+
+# The command
+
+
+def run(*args, **kwargs):
+    out, err = StringIO(), StringIO()
+    call_command("status_report", *args, stdout=out, stderr=err, **kwargs)
+    return out.getvalue(), err.getvalue()
+
+
+def test_the_command_writes_a_format_to_standard_output(history):
+    out, _ = run("--since", "2026-06-30", "--until", "2026-09-30", "--format", "json")
+
+    assert json.loads(out)["period"] == {"since": "2026-06-30", "until": "2026-09-30"}
+
+
+def test_the_command_picks_the_last_complete_quarter_by_default(history):
+    out, _ = run("--today", "2026-11-26", "--format", "json")
+
+    assert json.loads(out)["period"] == {"since": "2026-06-30", "until": "2026-09-30"}
+
+
+def test_the_command_writes_a_file(history, tmp_path):
+    target = tmp_path / "report.html"
+
+    run(
+        "--period",
+        "quarter",
+        "--today",
+        "2026-11-26",
+        "--format",
+        "html",
+        "--lang",
+        "zh",
+        "--output",
+        str(target),
+    )
+
+    assert "<svg" in target.read_text(encoding="utf-8")
+
+
+def test_the_command_saves_once_and_says_so_the_second_time(history):
+    args = ("--since", "2026-06-30", "--until", "2026-09-30", "--save", "--output", "-")
+    first_out, first_err = run(*args)
+
+    second_out, second_err = run(*args)
+    _, forced_err = run(*args, "--force")
+
+    assert "Saved snapshot" in first_err
+    assert "nothing was saved" in second_err
+    assert second_out == first_out  # the published text, not a new computation
+    assert "v2" in forced_err
+    assert list(ReportSnapshot.objects.values_list("version", flat=True)) == [2, 1]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--since", "2026-09-30", "--until", "2026-06-30"),
+        ("--since", "2026-06-31", "--until", "2026-09-30"),
+        ("--since", "2026-06-30"),
+        ("--since", "2026-06-30", "--until", "2026-09-30", "--period", "month"),
+        ("--force",),
+    ],
+)
+def test_the_command_refuses_bad_arguments_and_saves_nothing(history, args):
+    with pytest.raises(CommandError):
+        run(*args, "--save") if "--force" not in args else run(*args)
+
+    assert not ReportSnapshot.objects.exists()
+
+
+# The API and the admin
+
+
+@pytest.fixture
+def viewer_api(viewer):
+    api = APIClient()
+    api.force_authenticate(viewer)
+    return api
+
+
+def test_the_api_lists_and_fetches_snapshots(report, viewer_api):
+    snapshot, _ = save_report(report=report)
+
+    listing = viewer_api.get(reverse("report-list")).json()
+    detail = viewer_api.get(reverse("report-detail", args=[snapshot.pk])).json()
+
+    assert [row["version"] for row in listing["results"]] == [1]
+    assert detail["sha256"] == snapshot.sha256
+    assert detail["report"] == json.loads(snapshot.report_json)
+
+
+@pytest.mark.parametrize(
+    ("params", "media_type", "marker"),
+    [
+        ({"file": "html", "lang": "zh"}, "text/html", "<svg"),
+        ({"file": "csv"}, "text/csv", "code,pillar"),
+        ({"file": "markdown"}, "text/markdown", "# Status report"),
+        ({}, "application/json", '"schema_version"'),
+    ],
+)
+def test_the_api_downloads_a_snapshots_files(report, viewer_api, params, media_type, marker):
+    snapshot, _ = save_report(report=report)
+
+    response = viewer_api.get(reverse("report-download", args=[snapshot.pk]), params)
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith(media_type)
+    assert marker in response.content.decode()
+
+
+def test_the_api_previews_a_report_without_saving_it(report, viewer_api):
+    response = viewer_api.get(
+        reverse("report-preview"), {"since": "2026-06-30", "until": "2026-09-30"}
+    )
+
+    assert response.status_code == 200
+    assert response.content.decode() == render_json(report)
+    assert not ReportSnapshot.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"since": "2026-09-30", "until": "2026-06-30"},
+        {"since": "2026-06-30"},
+        {"until": "tomorrow", "since": "2026-01-01"},
+        {"period": "decade"},
+        {"file": "pdf"},
+        {"colour": "red"},
+    ],
+    ids=str,
+)
+def test_a_bad_preview_request_is_a_400(history, viewer_api, params):
+    response = viewer_api.get(reverse("report-preview"), params)
+
+    assert response.status_code == 400
+
+
+def test_snapshots_cannot_be_changed_or_deleted_through_the_api(report, admin_user):
+    snapshot, _ = save_report(report=report)
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    url = reverse("report-detail", args=[snapshot.pk])
+
+    responses = [
+        api.put(url, {}),
+        api.patch(url, {}),
+        api.delete(url),
+        api.post(reverse("report-list"), {}),
+    ]
+
+    assert [r.status_code for r in responses] == [405, 405, 405, 405]
+
+
+def test_the_admin_lists_shows_and_downloads_snapshots(report, viewer_client):
+    snapshot, _ = save_report(report=report)
+
+    listing = viewer_client.get(reverse("admin:recommendations_reportsnapshot_changelist"))
+    page = viewer_client.get(
+        reverse("admin:recommendations_reportsnapshot_change", args=[snapshot.pk])
+    )
+    download = viewer_client.get(
+        reverse("admin:recommendations_reportsnapshot_download", args=[snapshot.pk, "csv", "en"])
+    )
+
+    assert listing.status_code == 200 and snapshot.sha256[:12] in listing.content.decode()
+    assert page.status_code == 200 and "<iframe sandbox" in page.content.decode()
+    assert download["Content-Disposition"].startswith("attachment;")
+    assert download.content.decode() == snapshot.csv
+
+
+def test_the_admin_cannot_change_or_delete_snapshots(report, admin_client):
+    snapshot, _ = save_report(report=report)
+
+    delete = admin_client.post(
+        reverse("admin:recommendations_reportsnapshot_delete", args=[snapshot.pk]),
+        {"post": "yes"},
+    )
+
+    assert delete.status_code == 403
+    assert ReportSnapshot.objects.filter(pk=snapshot.pk).exists()
