@@ -7,7 +7,7 @@ import django_filters
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError
+from django.db import DatabaseError, OperationalError
 from django.db.models import F, ProtectedError
 from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
@@ -54,13 +54,20 @@ def if_match_version(request) -> int | None:
     return int(match.group(1))
 
 
-def _lock_error(exc: DatabaseError) -> exceptions.APIException | None:
-    """Lock and statement timeouts are a busy database, not a server error."""
-    sqlstate = getattr(getattr(exc, "__cause__", None), "sqlstate", None)
+def _database_error(exc: DatabaseError) -> exceptions.APIException | None:
+    """A lock or statement timeout, or a lost connection, is a busy or restarting database:
+    the client may retry. Anything else stays a server error."""
+    sqlstate = getattr(getattr(exc, "__cause__", None), "sqlstate", None) or ""
     if sqlstate == "55P03":  # lock_not_available
         return Conflict(_("The record is being changed by another request; try again."))
     if sqlstate in {"57014", "40001", "40P01"}:  # query_canceled, serialization, deadlock
         return ServiceUnavailable(_("The database is busy; try again shortly."))
+    # connection_exception, admin_shutdown, crash_shutdown, cannot_connect_now; no state at all
+    # when the connection broke before the server answered.
+    if isinstance(exc, OperationalError) and (
+        not sqlstate or sqlstate.startswith("08") or sqlstate in {"57P01", "57P02", "57P03"}
+    ):
+        return ServiceUnavailable(_("The database is unavailable; try again shortly."))
     return None
 
 
@@ -88,11 +95,23 @@ def exception_handler(exc, context):
     elif isinstance(exc, ProtectedError):
         exc = Conflict(_("This record is referred to by history and cannot be deleted."))
     elif isinstance(exc, DatabaseError):
-        exc = _lock_error(exc) or exc
+        exc = _database_error(exc) or exc
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, ServiceUnavailable):
         response["Retry-After"] = "1"
     return response
+
+
+def server_error(request, *args, **kwargs):
+    """A 500 with no detail: JSON under /api/, Django's plain page elsewhere. Never a
+    traceback, whatever DEBUG says in production."""
+    if request.path.startswith("/api/"):
+        from rest_framework.exceptions import server_error as json_server_error
+
+        return json_server_error(request, *args, **kwargs)
+    from django.views.defaults import server_error as html_server_error
+
+    return html_server_error(request, *args, **kwargs)
 
 
 class TrackerPermission(BasePermission):

@@ -8,6 +8,8 @@ from rest_framework.routers import DefaultRouter
 from evidence.api.urls import routes as evidence_routes
 from recommendations.api.urls import routes as recommendation_routes
 
+handler500 = "config.api.server_error"
+
 admin.site.site_header = _("Policy recommendation tracker")
 admin.site.site_title = _("Policy recommendation tracker")
 

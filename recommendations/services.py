@@ -14,6 +14,7 @@ from evidence.choices import Stance
 from evidence.models import StatusUpdateEvidence
 
 from .choices import Confidence, Status, is_regression
+from .integrity import serialise_history_writes
 from .models import Measure, StatusUpdate
 
 # Fields of a measure that people edit; its state fields are derived from history.
@@ -208,6 +209,7 @@ def record_status_update(
         evidence=evidence,
         today=today,
     )
+    serialise_history_writes()  # ids commit in order, so a feed paged by id skips none
     update = StatusUpdate.objects.create(
         measure=locked,
         status=status,
@@ -261,6 +263,7 @@ def start_history(*, measure: Measure, starts_on: date, by=None) -> StatusUpdate
         raise ValidationError(
             {"measure": _("Measure %(code)s already has a history.") % {"code": locked.code}}
         )
+    serialise_history_writes()
     update = StatusUpdate.objects.create(
         measure=locked,
         status=Status.NOT_ASSESSED,

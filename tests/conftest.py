@@ -2,12 +2,29 @@ from datetime import date
 
 import pytest
 from django.contrib.auth.models import Group
+from django.test import TransactionTestCase
 from django.utils import translation
 
+from recommendations.integrity import history_maintenance
 from recommendations.roles import ANALYST, VIEWER
 
 # Rules that depend on the date are given this "today", so tests need no clock tricks.
 TODAY = date(2026, 6, 30)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def flush_with_history_maintenance():
+    """Between transactional tests the database is emptied, history included, which the
+    append-only triggers refuse unless maintenance is on for the flush."""
+    teardown = TransactionTestCase._fixture_teardown
+
+    def flush(self):
+        with history_maintenance(session=True):
+            teardown(self)
+
+    TransactionTestCase._fixture_teardown = flush
+    yield
+    TransactionTestCase._fixture_teardown = teardown
 
 
 @pytest.fixture(autouse=True)

@@ -46,8 +46,9 @@ def report_data(report: StatusReport) -> dict:
 
 
 def render_json(report: StatusReport) -> str:
-    """Canonical JSON: the same report always gives the same bytes (and SHA-256)."""
-    return json.dumps(report_data(report), ensure_ascii=False, indent=2, default=_plain) + "\n"
+    """Canonical JSON: the same report always gives the same bytes (and SHA-256). No
+    trailing newline, so that no copy or backup can lose one and change the digest."""
+    return json.dumps(report_data(report), ensure_ascii=False, indent=2, default=_plain)
 
 
 def render_csv(report: StatusReport) -> str:

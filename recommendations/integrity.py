@@ -1,0 +1,76 @@
+"""Guarantees the database keeps about history, whoever writes to it.
+
+- History is append-only. Triggers (migration 0004 here, 0002 in evidence) refuse UPDATE,
+  DELETE and TRUNCATE of status updates, their evidence links and published report snapshots,
+  on PostgreSQL and on SQLite. `history_maintenance()` lifts them for one transaction: only
+  purging synthetic data and flushing a test database use it.
+- Status updates become visible in id order. Writers of history take one lock before they
+  insert and hold it to commit (`serialise_history_writes`), so a row never commits after a
+  row with a higher id: a feed paged by id never skips one.
+"""
+
+from contextlib import contextmanager
+
+from django.db import connections, transaction
+
+# pg_advisory_xact_lock key of history writers (any fixed 64-bit number; "tracker" in ASCII).
+HISTORY_WRITE_LOCK = 0x747261636B6572
+# The PostgreSQL setting, and the SQLite function, that the append-only triggers consult.
+MAINTENANCE_SETTING = "tracker.history_maintenance"
+MAINTENANCE_FUNCTION = "tracker_history_maintenance"
+
+
+def serialise_history_writes(using: str = "default") -> None:
+    """Wait for other history writers to commit; hold the turn until this transaction ends.
+
+    Call it inside the transaction, right before inserting status updates. SQLite needs
+    nothing: it lets one writer at a time hold the database from its first write to commit.
+    """
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [HISTORY_WRITE_LOCK])
+
+
+@contextmanager
+def history_maintenance(using: str = "default", *, session: bool = False):
+    """Let this transaction (or, with `session`, this connection until the block ends)
+    change or delete history rows, which the database otherwise refuses."""
+    connection = connections[using]
+    if session:
+        _set_maintenance(connection, True, local=False)
+        try:
+            yield
+        finally:
+            _set_maintenance(connection, False, local=False)
+        return
+    with transaction.atomic(using=using):
+        _set_maintenance(connection, True, local=True)
+        try:
+            yield
+        finally:
+            # Also when this block is a savepoint of a longer transaction.
+            _set_maintenance(connection, False, local=True)
+
+
+def _set_maintenance(connection, on: bool, *, local: bool) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            scope = "LOCAL " if local else ""
+            cursor.execute(f"SET {scope}{MAINTENANCE_SETTING} = '{'on' if on else 'off'}'")
+    else:
+        connection.history_maintenance = on
+
+
+def register_sqlite_function(sender, connection, **kwargs) -> None:
+    """On each new SQLite connection, define the function the append-only triggers call.
+
+    A connection without it (another client) cannot change history at all: the triggers
+    fail closed.
+    """
+    if connection.vendor == "sqlite":
+        connection.connection.create_function(
+            MAINTENANCE_FUNCTION,
+            0,
+            lambda: int(bool(getattr(connection, "history_maintenance", False))),
+        )
