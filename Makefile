@@ -6,11 +6,12 @@ PORT ?= 8000
 INSTALLED := $(VENV)/.installed-stamp
 ARGS ?=
 
-.PHONY: help install run serve test lint format migrations lock clean
+.PHONY: help install run serve test faults lint format migrations lock clean
 
 help:
 	@echo "make run    set up, migrate, load the seed and serve on 127.0.0.1:$(PORT)"
 	@echo "make test   set up and run the tests (SQLite, or DATABASE_URL's database)"
+	@echo "make faults fault scenarios against gunicorn (needs DATABASE_URL=postgres://...)"
 	@echo "make lint   ruff check and format check"
 	@echo "make lock   re-pin constraints.txt from pyproject's ranges"
 
@@ -33,6 +34,10 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest $(ARGS)
+
+# Kills workers, cuts connections and restarts the PostgreSQL cluster: a separate step.
+faults: install
+	$(BIN)/python -m pytest -m faults tests/faults $(ARGS)
 
 lint: install
 	$(BIN)/ruff check .

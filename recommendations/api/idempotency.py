@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
@@ -40,22 +40,45 @@ def fingerprint(request) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+# A key's row can vanish between two steps of a retry when the first attempt is refused and
+# forgets it; the retry then claims it afresh, a bounded number of times.
+ATTEMPTS = 3
+
+
+class KeyVanished(Exception):
+    """The key's row was deleted by a refused first attempt: claim it again."""
+
+
+def still_running() -> Conflict:
+    return Conflict(
+        _("A request with this Idempotency-Key is still being processed; retry in a moment.")
+    )
+
+
 def claim(request, key: str) -> IdempotencyKey:
     """The key's row, created (and committed) by the first request that uses it."""
     now = timezone.now()
     IdempotencyKey.objects.filter(user=request.user, key=key, expires_at__lte=now).delete()
-    try:
-        with transaction.atomic():
-            return IdempotencyKey.objects.create(
-                user=request.user,
-                key=key,
-                fingerprint=fingerprint(request),
-                method=request.method,
-                path=request.path[:500],
-                expires_at=now + timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS),
-            )
-    except IntegrityError:
-        return IdempotencyKey.objects.get(user=request.user, key=key)
+    for _attempt in range(ATTEMPTS):
+        try:
+            with transaction.atomic():
+                return IdempotencyKey.objects.create(
+                    user=request.user,
+                    key=key,
+                    fingerprint=fingerprint(request),
+                    method=request.method,
+                    path=request.path[:500],
+                    expires_at=now + timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS),
+                )
+        except IntegrityError:
+            existing = existing_key(request.user, key)
+            if existing is not None:
+                return existing
+    raise still_running()
+
+
+def existing_key(user, key: str) -> IdempotencyKey | None:
+    return IdempotencyKey.objects.filter(user=user, key=key).first()
 
 
 def run_idempotent(request, handler: Callable[[], Response]) -> Response:
@@ -69,22 +92,34 @@ def run_idempotent(request, handler: Callable[[], Response]) -> Response:
         return handler()
     if not re.fullmatch(r"[\x21-\x7e]{1,255}", key):
         raise exceptions.ParseError(_("Idempotency-Key must be 1 to 255 visible ASCII characters."))
-    record = claim(request, key)
-    if record.fingerprint != fingerprint(request):
-        raise KeyReused(
-            _(
-                "This Idempotency-Key was used for a different request; use a new "
-                "key for a new request."
+    for _attempt in range(ATTEMPTS):
+        record = claim(request, key)
+        if record.fingerprint != fingerprint(request):
+            raise KeyReused(
+                _(
+                    "This Idempotency-Key was used for a different request; use a new "
+                    "key for a new request."
+                )
             )
-        )
+        try:
+            return run_once(record, handler)
+        except KeyVanished:
+            continue
+        except Conflict:
+            raise
+        except Exception:
+            forget(record)
+            raise
+    raise still_running()
+
+
+def forget(record: IdempotencyKey) -> None:
+    """Refused or failed: forget the key, so that a corrected retry is checked afresh. If the
+    database is gone, the unanswered row stays; a retry then runs afresh all the same."""
     try:
-        return run_once(record, handler)
-    except Conflict:
-        raise
-    except Exception:
-        # Refused or failed: forget the key, so that a corrected retry is checked afresh.
         IdempotencyKey.objects.filter(pk=record.pk, response_status__isnull=True).delete()
-        raise
+    except DatabaseError:
+        pass
 
 
 @transaction.atomic
@@ -92,10 +127,12 @@ def run_once(record: IdempotencyKey, handler: Callable[[], Response]) -> Respons
     try:
         # NOWAIT: a retry that arrives while the first request runs is told so at once.
         record = IdempotencyKey.objects.select_for_update(nowait=True).get(pk=record.pk)
-    except (DatabaseError, IdempotencyKey.DoesNotExist):
-        raise Conflict(
-            _("A request with this Idempotency-Key is still being processed; retry in a moment.")
-        ) from None
+    except IdempotencyKey.DoesNotExist:
+        raise KeyVanished from None
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) == "55P03":  # lock_not_available
+            raise still_running() from None
+        raise  # a lost connection: config.api answers 503
     if record.response_status is not None:
         return Response(
             record.response_body,
