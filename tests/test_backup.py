@@ -16,7 +16,8 @@ from recommendations.reports.snapshots import save_report
 from recommendations.reports.status import build_status_report
 from tests.conftest import TODAY
 
-# Groups, permissions and content types are rebuilt by migrate; the rest is data. XML keeps
+# Groups, permissions and content types are rebuilt by migrate, with ids of their own: users
+# name their groups by natural key (--natural-foreign); the rest is data. XML keeps
 # recorded_at to the microsecond (JSON rounds it to the millisecond, which could reorder two
 # updates recorded in the same millisecond).
 BACKED_UP = ["recommendations", "evidence", "auth.user", "authtoken"]
@@ -79,7 +80,8 @@ def test_a_dump_restored_into_an_empty_database_gives_identical_history(analyst,
     save_report(report=build_status_report(since=date(2025, 12, 31), until=date(2026, 3, 31)))
     before = everything()
     backup = tmp_path / "backup.xml"
-    call_command("dumpdata", *BACKED_UP, format="xml", output=str(backup), verbosity=0)
+    call_command("dumpdata", *BACKED_UP, format="xml", natural_foreign=True,
+                 output=str(backup), verbosity=0)
 
     with history_maintenance(session=True):
         call_command("flush", interactive=False, verbosity=0)
@@ -94,7 +96,8 @@ def test_a_dump_restored_into_an_empty_database_gives_identical_history(analyst,
 def test_history_restored_from_a_dump_stays_append_only(tmp_path):
     call_command("load_seed", stdout=StringIO())
     backup = tmp_path / "backup.xml"
-    call_command("dumpdata", *BACKED_UP, format="xml", output=str(backup), verbosity=0)
+    call_command("dumpdata", *BACKED_UP, format="xml", natural_foreign=True,
+                 output=str(backup), verbosity=0)
     with history_maintenance(session=True):
         call_command("flush", interactive=False, verbosity=0)
     call_command("loaddata", str(backup), verbosity=0)
