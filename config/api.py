@@ -2,6 +2,7 @@
 ETags. Views never catch exceptions themselves; this module turns them into clear 4xx answers."""
 
 import re
+from datetime import timedelta
 
 import django_filters
 from django import forms
@@ -10,8 +11,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, OperationalError
 from django.db.models import F, ProtectedError
 from django.utils.translation import gettext as _
+from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import exceptions, pagination, status
+from rest_framework import exceptions, pagination, parsers, status
 from rest_framework.filters import OrderingFilter
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
@@ -114,6 +116,66 @@ def server_error(request, *args, **kwargs):
     return html_server_error(request, *args, **kwargs)
 
 
+def bad_request(request, exception, *args, **kwargs):
+    """A 400 raised outside the API's views (a body over DATA_UPLOAD_MAX_MEMORY_SIZE): JSON
+    under /api/, Django's plain page elsewhere."""
+    if request.path.startswith("/api/"):
+        from django.http import JsonResponse
+
+        return JsonResponse({"detail": _("The request is malformed or too large.")}, status=400)
+    from django.views.defaults import bad_request as html_bad_request
+
+    return html_bad_request(request, exception, *args, **kwargs)
+
+
+class JSONParser(parsers.JSONParser):
+    """JSON bodies, refusing with a 400 what no database would take or Python cannot nest:
+    null characters in strings, and nesting deep enough to exhaust the stack."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError(_("JSON parse error - nested too deeply.")) from None
+        try:
+            has_nul = _contains_nul(data)
+        except RecursionError:
+            raise exceptions.ParseError(_("JSON parse error - nested too deeply.")) from None
+        if has_nul:
+            raise exceptions.ParseError(_("Null characters are not allowed."))
+        return data
+
+
+def _contains_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(item) for item in value)
+    return False
+
+
+class BoundedIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 moment that every database can compare: years 1000 to 9998, offsets within
+    the ±14 hours the standard knows."""
+
+    def clean(self, value):
+        moment = super().clean(value)
+        if moment is None:
+            return None
+        offset = moment.utcoffset()
+        if offset is not None and abs(offset) > timedelta(hours=14):
+            raise DjangoValidationError(_("A UTC offset is at most 14 hours."), code="invalid")
+        if not 1000 <= moment.year <= 9998:
+            raise DjangoValidationError(_("Give a year from 1000 to 9998."), code="invalid")
+        return moment
+
+
+class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = BoundedIsoDateTimeField
+
+
 class TrackerPermission(BasePermission):
     """Reading needs a signed-in user (or API_ANONYMOUS_READ). Writing needs the Django
     permission the view names for the action, which the `analyst` group has and `viewer`
@@ -131,7 +193,7 @@ class TrackerPermission(BasePermission):
 
 
 def positive_int(value: str, name: str) -> int:
-    if not re.fullmatch(r"\d{1,9}", value or "") or int(value) < 1:
+    if not re.fullmatch(r"\d{1,18}", value or "") or int(value) < 1:
         raise exceptions.ValidationError({name: _("A whole number of 1 or more.")})
     return int(value)
 
@@ -203,7 +265,8 @@ class StrictFilterBackend(DjangoFilterBackend):
 
 
 def check_query_params(request, allowed: set[str]) -> None:
-    """Raise a 400 naming each query parameter that is not in `allowed`."""
+    """Raise a 400 naming each query parameter that is not in `allowed`, or that holds a
+    null character (which no database column can store)."""
     unknown = sorted(set(request.query_params) - allowed)
     if unknown:
         raise exceptions.ValidationError(
@@ -212,6 +275,15 @@ def check_query_params(request, allowed: set[str]) -> None:
                 % {"allowed": ", ".join(sorted(allowed))}
                 for name in unknown
             }
+        )
+    nul = sorted(
+        name
+        for name, values in request.query_params.lists()
+        if any("\x00" in value for value in values)
+    )
+    if nul:
+        raise exceptions.ValidationError(
+            {name: _("Null characters are not allowed.") for name in nul}
         )
 
 

@@ -3,17 +3,28 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.routers import DefaultRouter
+from rest_framework import routers
 
 from evidence.api.urls import routes as evidence_routes
 from recommendations.api.urls import routes as recommendation_routes
 
+
+class Router(routers.DefaultRouter):
+    """Ids in URLs are whole numbers that fit a bigint: anything else is a 404, not a 500."""
+
+    def get_lookup_regex(self, viewset, lookup_prefix=""):
+        kwarg = getattr(viewset, "lookup_url_kwarg", None) or getattr(viewset, "lookup_field", "pk")
+        value = getattr(viewset, "lookup_value_regex", "[0-9]{1,18}")
+        return f"(?P<{lookup_prefix}{kwarg}>{value})"
+
+
+handler400 = "config.api.bad_request"
 handler500 = "config.api.server_error"
 
 admin.site.site_header = _("Policy recommendation tracker")
 admin.site.site_title = _("Policy recommendation tracker")
 
-router = DefaultRouter()
+router = Router()
 for prefix, viewset, basename in (*recommendation_routes, *evidence_routes):
     router.register(prefix, viewset, basename=basename)
 

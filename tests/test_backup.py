@@ -80,8 +80,9 @@ def test_a_dump_restored_into_an_empty_database_gives_identical_history(analyst,
     save_report(report=build_status_report(since=date(2025, 12, 31), until=date(2026, 3, 31)))
     before = everything()
     backup = tmp_path / "backup.xml"
-    call_command("dumpdata", *BACKED_UP, format="xml", natural_foreign=True,
-                 output=str(backup), verbosity=0)
+    call_command(
+        "dumpdata", *BACKED_UP, format="xml", natural_foreign=True, output=str(backup), verbosity=0
+    )
 
     with history_maintenance(session=True):
         call_command("flush", interactive=False, verbosity=0)
@@ -96,8 +97,9 @@ def test_a_dump_restored_into_an_empty_database_gives_identical_history(analyst,
 def test_history_restored_from_a_dump_stays_append_only(tmp_path):
     call_command("load_seed", stdout=StringIO())
     backup = tmp_path / "backup.xml"
-    call_command("dumpdata", *BACKED_UP, format="xml", natural_foreign=True,
-                 output=str(backup), verbosity=0)
+    call_command(
+        "dumpdata", *BACKED_UP, format="xml", natural_foreign=True, output=str(backup), verbosity=0
+    )
     with history_maintenance(session=True):
         call_command("flush", interactive=False, verbosity=0)
     call_command("loaddata", str(backup), verbosity=0)

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from recommendations.models import InnovationMechanism, Institution, Measure, Risk, Scenario
 
+from ..choices import DatePrecision
 from ..models import (
     Evidence,
     EvidenceFigure,
@@ -98,6 +99,9 @@ EVIDENCE_FIELDS = (
 
 class EvidenceSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="evidence-detail")
+    date_precision = serializers.ChoiceField(
+        choices=DatePrecision.choices, allow_blank=True, read_only=True
+    )
     source = SourceBriefSerializer(read_only=True)
     figures = FigureSerializer(many=True, read_only=True)
     institutions = serializers.SlugRelatedField(slug_field="key", many=True, read_only=True)

@@ -5,7 +5,7 @@ import django_filters as filters
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ValidationError
 
-from config.api import StrictBooleanFilter
+from config.api import BoundedIsoDateTimeFilter, StrictBooleanFilter
 
 from ..choices import Priority, Status
 from ..models import Institution, Measure, Risk, Scenario, StatusUpdate
@@ -40,7 +40,7 @@ class MeasureFilter(filters.FilterSet):
     archived = StrictBooleanFilter()
     target_date_after = filters.DateFilter(field_name="target_date", lookup_expr="gte")
     target_date_before = filters.DateFilter(field_name="target_date", lookup_expr="lte")
-    updated_since = filters.IsoDateTimeFilter(
+    updated_since = BoundedIsoDateTimeFilter(
         field_name="updated_at",
         lookup_expr="gte",
         help_text=_("Measures changed (state or fields) at or after this ISO 8601 time."),
@@ -73,8 +73,8 @@ class StatusUpdateFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=Status.choices)
     effective_after = filters.DateFilter(field_name="effective_date", lookup_expr="gte")
     effective_before = filters.DateFilter(field_name="effective_date", lookup_expr="lte")
-    recorded_after = filters.IsoDateTimeFilter(field_name="recorded_at", lookup_expr="gte")
-    recorded_before = filters.IsoDateTimeFilter(field_name="recorded_at", lookup_expr="lte")
+    recorded_after = BoundedIsoDateTimeFilter(field_name="recorded_at", lookup_expr="gte")
+    recorded_before = BoundedIsoDateTimeFilter(field_name="recorded_at", lookup_expr="lte")
 
     class Meta:
         model = StatusUpdate

@@ -17,7 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.reverse import reverse
 
 from config.api import COMMON_PARAMS, check_query_params
-from config.openapi import ERRORS_READ, with_errors
+from config.openapi import ERROR_RESPONSES, ERRORS_READ, with_errors
 
 from ..models import ReportSnapshot
 from ..reports.render import EXTENSIONS, FORMATS, LANGUAGES, MEDIA_TYPES, render
@@ -26,7 +26,9 @@ from ..reports.status import PERIODS, build_status_report, last_complete_period
 
 class ReportSnapshotSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="report-detail")
-    generated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    generated_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     downloads = serializers.SerializerMethodField()
 
     class Meta:
@@ -102,9 +104,14 @@ FILE_PARAMS = [
         description="en (default) or zh: the language of markdown and html.",
     ),
 ]
-FILE_RESPONSE = OpenApiResponse(
-    OpenApiTypes.BINARY, "The file, as application/json, text/markdown, text/csv or text/html."
-)
+# The file in the format asked for: the report's JSON object, or Markdown, CSV or HTML text.
+FILE_RESPONSES = {
+    (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, "file=json (the default)"),
+    (200, "text/markdown"): OpenApiResponse(OpenApiTypes.STR, "file=markdown"),
+    (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, "file=csv"),
+    (200, "text/html"): OpenApiResponse(OpenApiTypes.STR, "file=html"),
+    **{code: ERROR_RESPONSES[code] for code in ERRORS_READ},
+}
 
 
 def file_response(text: str, fmt: str, filename: str) -> HttpResponse:
@@ -142,7 +149,7 @@ class ReportSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         summary="Download a published report's file",
         parameters=FILE_PARAMS,
-        responses=with_errors(FILE_RESPONSE, ERRORS_READ),
+        responses=FILE_RESPONSES,
     )
     @action(detail=True, filter_backends=[], pagination_class=None)
     def download(self, request, pk=None):
@@ -171,7 +178,7 @@ class ReportSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
             ),
             *FILE_PARAMS,
         ],
-        responses=with_errors(FILE_RESPONSE, ERRORS_READ),
+        responses=FILE_RESPONSES,
     )
     @action(detail=False, filter_backends=[], pagination_class=None)
     def preview(self, request):

@@ -1,7 +1,6 @@
 """Shapes of the API. Output serializers read only what the selectors loaded; input serializers
 check shape and type, and leave every rule to the services."""
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -104,6 +103,7 @@ class MeasureSerializer(serializers.ModelSerializer):
         source="institution_links", many=True, read_only=True
     )
     evidence_count = serializers.IntegerField(read_only=True)
+    priority = serializers.ChoiceField(choices=Priority.choices, allow_blank=True, read_only=True)
     as_of = serializers.SerializerMethodField()
 
     class Meta:
@@ -145,16 +145,18 @@ class MeasureSerializer(serializers.ModelSerializer):
     def get_status(self, measure) -> str:
         return self._then(measure, "status")
 
-    @extend_schema_field(OpenApiTypes.INT)
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_progress(self, measure) -> int | None:
         return self._then(measure, "progress")
 
-    @extend_schema_field(OpenApiTypes.DATE)
+    @extend_schema_field(serializers.DateField(allow_null=True))
     def get_status_effective_date(self, measure):
         value = self._then(measure, "status_effective_date")
         return value.isoformat() if value else None
 
-    @extend_schema_field(OpenApiTypes.DATE)
+    @extend_schema_field(
+        serializers.DateField(allow_null=True, help_text="The as_of date asked for, if any.")
+    )
     def get_as_of(self, measure):
         day = self._as_of()
         return day.isoformat() if day else None
@@ -185,7 +187,18 @@ class MeasureUpdateInputSerializer(serializers.Serializer):
 class StatusUpdateSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="status-update-detail")
     measure_code = serializers.CharField(source="measure.code", read_only=True)
-    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    confidence = serializers.ChoiceField(
+        choices=Confidence.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="Empty on a measure's first entry, not assessed.",
+    )
+    recorded_by = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Empty for entries written by the seed or a command.",
+    )
     evidence = serializers.SerializerMethodField()
 
     class Meta:
@@ -208,6 +221,10 @@ class StatusUpdateSerializer(serializers.ModelSerializer):
 
     def get_evidence(self, update) -> list[int]:
         return [item.pk for item in update.evidence.all()]
+
+
+class HistoryEntrySerializer(StatusUpdateSerializer):
+    """An entry of one measure's history (pages by number, unlike the feed's cursor)."""
 
 
 class MeasureStateSerializer(serializers.ModelSerializer):

@@ -146,7 +146,7 @@ class MeasureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(
         methods=["GET"],
         summary="A measure's status history, latest first",
-        responses=with_errors(s.StatusUpdateSerializer(many=True), ERRORS_READ),
+        responses=with_errors(s.HistoryEntrySerializer(many=True), ERRORS_READ),
     )
     @extend_schema(
         methods=["POST"],
@@ -170,7 +170,7 @@ class MeasureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             return run_idempotent(request, lambda: self._record(request, measure))
         check_query_params(request, {*COMMON_PARAMS, "page", "page_size"})
         page = self.paginate_queryset(selectors.status_history(measure=measure))
-        data = s.StatusUpdateSerializer(page, many=True, context=self.get_serializer_context()).data
+        data = s.HistoryEntrySerializer(page, many=True, context=self.get_serializer_context()).data
         return self.get_paginated_response(data)
 
     def _record(self, request, measure):

@@ -298,6 +298,8 @@ def build_status_report(
     that ends before it starts. `step` is called as each part is done (for progress bars)."""
     if since >= until:
         raise ValidationError({"until": _("The period must end after it starts.")})
+    if until >= date.max:
+        raise ValidationError({"until": _("The period must end before 9999-12-31.")})
     live = Measure.objects.filter(archived=False).select_related("pillar")
     before = {m.pk: m for m in with_state_on(live, since)}
     after = {m.pk: m for m in with_state_on(live, until).order_by("code")}

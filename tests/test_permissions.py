@@ -1,0 +1,378 @@
+"""Who may do what: every API route × method × role, and the admin's doors for each role.
+
+The API table lists, per route, the writes it serves; everything else follows the README's
+rules: no credentials is a 401 whatever the method (authentication comes first), a method the
+route does not serve is a 405 for anyone signed in, reading is a 200 for any role, and a write
+is a 403 for a viewer and a success for an analyst or a superuser. A refused request writes
+nothing.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+from io import StringIO
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from evidence.choices import Attribution, Reliability, SourceKind
+from evidence.models import Evidence, EvidenceFigure, EvidenceMeasure, Source
+from recommendations.models import (
+    IdempotencyKey,
+    InnovationMechanism,
+    Measure,
+    ReportSnapshot,
+    StatusUpdate,
+)
+from recommendations.reports.snapshots import save_report
+from recommendations.reports.status import build_status_report
+from tests.conftest import TODAY
+from tests.factories import (
+    EvidenceFactory,
+    InstitutionFactory,
+    MeasureFactory,
+    RiskFactory,
+    ScenarioFactory,
+    SourceFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+API_PREFIX = "api/v1/"
+ROLES = ("anonymous", "viewer", "analyst", "superuser")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+@dataclass(frozen=True)
+class Route:
+    """An API route: the record its URL names (None for a list), and the writes it serves,
+    each with an analyst's success code. Every route serves GET."""
+
+    record: str | None = None
+    writes: dict[str, int] = field(default_factory=dict)
+
+
+# Every route under /api/v1/, by URL name. A route missing here fails
+# test_the_table_covers_every_api_route.
+ROUTES = {
+    "api-root": Route(),
+    "pillar-list": Route(),
+    "pillar-detail": Route("pillar"),
+    "measure-list": Route(),
+    "measure-detail": Route("measure", {"PATCH": 200}),
+    "measure-status-updates": Route("measure", {"POST": 201}),
+    "status-update-list": Route(),
+    "status-update-detail": Route("status_update"),
+    "risk-list": Route(),
+    "risk-detail": Route("risk"),
+    "scenario-list": Route(),
+    "scenario-detail": Route("scenario"),
+    "innovation-mechanism-list": Route(),
+    "innovation-mechanism-detail": Route("mechanism"),
+    "institution-list": Route(),
+    "institution-detail": Route("institution"),
+    "report-list": Route(),
+    "report-detail": Route("report"),
+    "report-download": Route("report"),
+    "report-preview": Route(),
+    "evidence-list": Route(None, {"POST": 201}),
+    "evidence-detail": Route("evidence", {"PUT": 200, "PATCH": 200}),
+    "source-list": Route(None, {"POST": 201}),
+    "source-detail": Route("source", {"PUT": 200, "PATCH": 200}),
+}
+
+
+def expected_status(route: Route, method: str, role: str) -> int:
+    if role == "anonymous":
+        return 401
+    if method == "GET":
+        return 200
+    if method not in route.writes:
+        return 405
+    return 403 if role == "viewer" else route.writes[method]
+
+
+MATRIX = [
+    pytest.param(name, method, role, code, id=f"{role}-{method}-{name}-{code}")
+    for name, route in ROUTES.items()
+    for method in METHODS
+    for role in ROLES
+    for code in [expected_status(route, method, role)]
+]
+
+
+def api_route_names() -> set[str]:
+    """Names of every route the URL resolver serves under /api/v1/."""
+
+    def walk(patterns, prefix: str):
+        for pattern in patterns:
+            path = prefix + str(pattern.pattern)
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, path)
+            elif isinstance(pattern, URLPattern) and path.startswith(API_PREFIX):
+                yield pattern.name
+
+    return set(walk(get_resolver().url_patterns, ""))
+
+
+@pytest.fixture(autouse=True)
+def fixed_today(monkeypatch):
+    # The service reads today's date when the caller gives none; the API gives none.
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: TODAY)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # Each row signs in a new user; hashing a password the slow, safe way would take most
+    # of the run.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle_counts():
+    # Throttling counts requests per client in the cache; ids and addresses repeat across tests.
+    cache.clear()
+
+
+@dataclass
+class World:
+    """One record of every kind an API route can name."""
+
+    records: dict
+
+    def url(self, name: str) -> str:
+        record = ROUTES[name].record
+        return reverse(name, args=[self.records[record].pk] if record else [])
+
+
+@pytest.fixture
+def world() -> World:
+    measure = MeasureFactory()
+    source = SourceFactory()
+    snapshot, _created = save_report(
+        report=build_status_report(since=date(2025, 12, 31), until=date(2026, 3, 31))
+    )
+    return World(
+        {
+            "pillar": measure.pillar,
+            "measure": measure,
+            "status_update": measure.status_updates.get(),
+            "risk": RiskFactory(),
+            "scenario": ScenarioFactory(),
+            "mechanism": InnovationMechanism.objects.create(
+                key="mechanism", title_zh="机制", title_en="Mechanism"
+            ),
+            "institution": InstitutionFactory(),
+            "source": source,
+            "evidence": EvidenceFactory(source=source),
+            "report": snapshot,
+        }
+    )
+
+
+def valid_body(name: str, method: str, world: World) -> dict:
+    """A body the route accepts from an analyst; an empty one where the method is not served."""
+    evidence = {
+        "source": world.records["source"].pk,
+        "attribution": Attribution.CITED,
+        "claim_zh": "新的证据",
+        "claim_en": "New evidence",
+    }
+    source = {
+        "kind": SourceKind.ACADEMIC_STUDY,
+        "title": "A new study",
+        "reliability": Reliability.HIGH,
+    }
+    bodies = {
+        ("measure-detail", "PATCH"): {"priority": "high"},
+        ("measure-status-updates", "POST"): {
+            "status": "planned",
+            "progress": 10,
+            "effective_date": "2026-01-01",
+        },
+        ("evidence-list", "POST"): evidence,
+        ("evidence-detail", "PUT"): evidence,
+        ("evidence-detail", "PATCH"): {"claim_en": "Reworded"},
+        ("source-list", "POST"): source,
+        ("source-detail", "PUT"): {**source, "reliability": Reliability.MEDIUM},
+        ("source-detail", "PATCH"): {"title": "Retitled"},
+    }
+    return bodies.get((name, method), {})
+
+
+def stored_state() -> dict:
+    """Everything an API write could change, in a form two snapshots can be compared in."""
+    return {
+        "measures": list(Measure.objects.order_by("pk").values()),
+        "status_updates": StatusUpdate.objects.count(),
+        "sources": list(Source.objects.order_by("pk").values()),
+        "evidence": list(Evidence.objects.order_by("pk").values()),
+        "figures": EvidenceFigure.objects.count(),
+        "measure_links": EvidenceMeasure.objects.count(),
+        "reports": ReportSnapshot.objects.count(),
+        "idempotency_keys": IdempotencyKey.objects.count(),
+    }
+
+
+def api_token(user) -> str:
+    out = StringIO()
+    call_command("create_api_token", user.username, stdout=out, stderr=StringIO())
+    return out.getvalue().strip().splitlines()[-1]
+
+
+# The fixture that makes each signed-in role's user.
+USER_FIXTURES = {"viewer": "viewer", "analyst": "analyst", "superuser": "admin_user"}
+
+
+@pytest.fixture
+def api_as(request):
+    """An APIClient signed in as a role: the analyst with a real token, through the real
+    authenticator; the others forced."""
+
+    def sign_in(role: str) -> APIClient:
+        api = APIClient()
+        if role == "analyst":
+            token = api_token(request.getfixturevalue("analyst"))
+            api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        elif role != "anonymous":
+            api.force_authenticate(request.getfixturevalue(USER_FIXTURES[role]))
+        return api
+
+    return sign_in
+
+
+def send(api: APIClient, method: str, url: str, body: dict):
+    if method == "GET":
+        return api.get(url)
+    return getattr(api, method.lower())(url, body, format="json")
+
+
+def test_the_table_covers_every_api_route():
+    assert set(ROUTES) == api_route_names()
+
+
+@pytest.mark.parametrize(("name", "method", "role", "expected"), MATRIX)
+def test_each_role_gets_the_expected_status_from_each_route_and_method(
+    api_as, world, name, method, role, expected
+):
+    api = api_as(role)
+    body = valid_body(name, method, world)
+    before = stored_state()
+
+    response = send(api, method, world.url(name), body)
+
+    assert response.status_code == expected, response.content[:500]
+    wrote = stored_state() != before
+    assert wrote == (method != "GET" and expected in (200, 201))
+
+
+@pytest.mark.parametrize("name", ROUTES)
+def test_anonymous_reading_is_allowed_everywhere_when_the_setting_opens_it(world, settings, name):
+    settings.API_ANONYMOUS_READ = True
+
+    response = APIClient().get(world.url(name))
+
+    assert response.status_code == 200, response.content[:500]
+
+
+@pytest.mark.parametrize("method", WRITES)
+@pytest.mark.parametrize("name", ROUTES)
+def test_anonymous_writing_stays_401_everywhere_when_reading_is_opened(
+    world, settings, name, method
+):
+    settings.API_ANONYMOUS_READ = True
+    before = stored_state()
+
+    response = send(APIClient(), method, world.url(name), valid_body(name, method, world))
+
+    assert response.status_code == 401
+    assert stored_state() == before
+
+
+# The admin
+
+
+def measure_change_form(measure: Measure) -> dict:
+    """A valid POST of the measure's change page: a new English title, inlines left empty."""
+    data = {
+        "title_zh": measure.title_zh,
+        "title_en": "Retitled in the admin",
+        "description_zh": "",
+        "description_en": "",
+        "scenarios": [],
+        "priority": "",
+        "target_date": "",
+        "review_every_days": measure.review_every_days,
+        "expected_version": measure.version,
+    }
+    for prefix in ("institution_links", "risk_links", "status_updates"):
+        data.update(
+            {
+                f"{prefix}-TOTAL_FORMS": 0,
+                f"{prefix}-INITIAL_FORMS": 0,
+                f"{prefix}-MIN_NUM_FORMS": 0,
+                f"{prefix}-MAX_NUM_FORMS": 1000,
+            }
+        )
+    return data
+
+
+def open_the_measure_changelist(browser: Client, measure: Measure):
+    return browser.get(reverse("admin:recommendations_measure_changelist"))
+
+
+def open_the_status_update_add_page(browser: Client, measure: Measure):
+    return browser.get(reverse("admin:recommendations_statusupdate_add"))
+
+
+def post_a_measure_change(browser: Client, measure: Measure):
+    url = reverse("admin:recommendations_measure_change", args=[measure.pk])
+    return browser.post(url, measure_change_form(measure))
+
+
+ADMIN_DOORS = {
+    # door: status for (anonymous, viewer, analyst, superuser)
+    open_the_measure_changelist: (302, 200, 200, 200),
+    open_the_status_update_add_page: (302, 403, 200, 200),
+    post_a_measure_change: (302, 403, 302, 302),
+}
+
+
+@pytest.fixture
+def admin_as(request):
+    """A browser signed in to the admin as a role (viewer and analyst are staff)."""
+
+    def sign_in(role: str) -> Client:
+        browser = Client()
+        if role != "anonymous":
+            browser.force_login(request.getfixturevalue(USER_FIXTURES[role]))
+        return browser
+
+    return sign_in
+
+
+@pytest.mark.parametrize(
+    ("door", "role", "expected"),
+    [
+        pytest.param(door, role, code, id=f"{role}-{door.__name__}-{code}")
+        for door, codes in ADMIN_DOORS.items()
+        for role, code in zip(ROLES, codes, strict=True)
+    ],
+)
+def test_each_role_gets_the_expected_status_from_the_admin(admin_as, door, role, expected):
+    measure = MeasureFactory(title_en="Original")
+    browser = admin_as(role)
+
+    response = door(browser, measure)
+
+    assert response.status_code == expected
+    if role == "anonymous":
+        assert response["Location"].startswith(reverse("admin:login"))
+    measure.refresh_from_db()
+    changed = (measure.title_en, measure.version) != ("Original", 1)
+    assert changed == (door is post_a_measure_change and role in ("analyst", "superuser"))
