@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import TransactionTestCase
 from django.utils import translation
+from rest_framework.test import APIClient
 
 from recommendations.integrity import history_maintenance
 from recommendations.roles import ANALYST, VIEWER
@@ -74,3 +75,20 @@ def analyst_client(client, analyst):
 def viewer_client(client, viewer):
     client.force_login(viewer)
     return client
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def analyst_api(api, analyst):
+    api.force_authenticate(analyst)
+    return api
+
+
+@pytest.fixture
+def viewer_api(api, viewer):
+    api.force_authenticate(viewer)
+    return api

@@ -46,23 +46,6 @@ def fresh_throttle_counts():
     cache.clear()
 
 
-@pytest.fixture
-def api():
-    return APIClient()
-
-
-@pytest.fixture
-def analyst_api(api, analyst):
-    api.force_authenticate(analyst)
-    return api
-
-
-@pytest.fixture
-def viewer_api(api, viewer):
-    api.force_authenticate(viewer)
-    return api
-
-
 def evidence_url(evidence) -> str:
     return reverse("evidence-detail", args=[evidence.pk])
 

@@ -3,7 +3,6 @@ from datetime import date
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from evidence.models import EvidenceMeasure
 from recommendations import services
@@ -20,23 +19,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api():
-    return APIClient()
-
-
-@pytest.fixture
-def analyst_api(api, analyst):
-    api.force_authenticate(analyst)
-    return api
-
-
-@pytest.fixture
-def viewer_api(api, viewer):
-    api.force_authenticate(viewer)
-    return api
 
 
 @pytest.fixture(autouse=True)

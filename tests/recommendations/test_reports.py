@@ -484,13 +484,6 @@ def test_the_command_refuses_bad_arguments_and_saves_nothing(history, args):
 # The API and the admin
 
 
-@pytest.fixture
-def viewer_api(viewer):
-    api = APIClient()
-    api.force_authenticate(viewer)
-    return api
-
-
 def test_the_api_lists_and_fetches_snapshots(report, viewer_api):
     snapshot, _ = save_report(report=report)
 
