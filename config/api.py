@@ -5,6 +5,7 @@ import re
 from datetime import timedelta
 
 import django_filters
+import orjson
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -13,9 +14,10 @@ from django.db.models import F, ProtectedError
 from django.utils.translation import gettext as _
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import exceptions, pagination, parsers, status
+from rest_framework import exceptions, pagination, parsers, renderers, status
 from rest_framework.filters import OrderingFilter
 from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.utils.encoders import JSONEncoder
 
 from recommendations.services import StaleVersion
 
@@ -126,6 +128,26 @@ def bad_request(request, exception, *args, **kwargs):
     from django.views.defaults import bad_request as html_bad_request
 
     return html_bad_request(request, exception, *args, **kwargs)
+
+
+class JSONRenderer(renderers.JSONRenderer):
+    """DRF's compact JSON, written by orjson: the same bytes, several times faster. Values
+    orjson does not know (lazy translations, datetimes left unformatted) go through DRF's
+    encoder, as before; indentation asked for in the Accept header goes to DRF's renderer."""
+
+    _encoder = JSONEncoder()
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None:
+            return b""
+        if self.get_indent(accepted_media_type, renderer_context or {}):
+            return super().render(data, accepted_media_type, renderer_context)
+        return orjson.dumps(
+            data,
+            default=self._encoder.default,
+            # Nested validation errors are keyed by list index: integers, as json writes them.
+            option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS,
+        )
 
 
 class JSONParser(parsers.JSONParser):

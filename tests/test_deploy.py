@@ -13,7 +13,7 @@ from django.core.cache import caches
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from recommendations import selectors
+from recommendations.api import rows
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(settings.BASE_DIR)
@@ -65,7 +65,7 @@ def test_a_server_error_shows_no_traceback(admin_user, monkeypatch, path):
     def broken(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(selectors, "measures_current", broken)
+    monkeypatch.setattr(rows, "measure_rows_queryset", broken)
     monkeypatch.setattr("django.contrib.admin.sites.AdminSite.each_context", broken)
     client = APIClient(raise_request_exception=False)
     client.force_login(admin_user)

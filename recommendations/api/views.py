@@ -22,6 +22,7 @@ from config.openapi import (
 
 from .. import selectors, services
 from ..models import InnovationMechanism, Institution, Measure, Scenario
+from . import rows
 from . import serializers as s
 from .filters import MeasureFilter, StatusUpdateFilter
 from .idempotency import run_idempotent
@@ -112,6 +113,13 @@ class MeasureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         if self.action in ("list", "retrieve"):
             context["as_of"] = self.as_of
         return context
+
+    def list(self, request, *args, **kwargs):
+        # The same JSON as MeasureSerializer, built from plain rows (api/rows.py): lists are
+        # what integrations poll.
+        queryset = self.filter_queryset(rows.measure_rows_queryset(self.as_of))
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(rows.measure_rows(page, request, self.as_of))
 
     def retrieve(self, request, *args, **kwargs):
         measure = self.get_object()
@@ -216,6 +224,11 @@ class StatusUpdateViewSet(ReadOnlyViewSet):
 
     def get_queryset(self):
         return selectors.status_history().order_by("id")
+
+    def list(self, request, *args, **kwargs):
+        # The same JSON as StatusUpdateSerializer, built from plain rows (api/rows.py).
+        page = self.paginate_queryset(self.filter_queryset(rows.update_rows_queryset()))
+        return self.get_paginated_response(rows.update_rows(page, request))
 
 
 @extend_schema_view(

@@ -11,19 +11,18 @@ the states; their changes in the period are still reported.
 import calendar
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Max, OuterRef, Prefetch, Q, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from evidence.models import Evidence
 
-from ..choices import ACTIVE, STOPPED, Status, is_regression
-from ..models import Measure, MeasureRisk, Pillar, Risk, StatusUpdate
-from ..selectors import LATEST_FIRST, with_state_on
+from ..choices import ACTIVE, STAGE, STOPPED, Status
+from ..models import Pillar, Risk
+from . import gather
 
 SCHEMA_VERSION = 1
 PERIODS = ("month", "quarter", "year")
@@ -31,7 +30,7 @@ PERIODS = ("month", "quarter", "year")
 MAX_SERIES_POINTS = 13
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StateSummary:
     """Measures counted by status, and their mean progress (over assessed measures)."""
 
@@ -40,14 +39,14 @@ class StateSummary:
     mean_progress: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Overview:
     since: StateSummary
     until: StateSummary
     change: StateSummary  # until minus since
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PillarOverview:
     number: int
     title_zh: str
@@ -57,7 +56,7 @@ class PillarOverview:
     change: StateSummary
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class MeasureRef:
     measure: str
     pillar: int
@@ -65,7 +64,7 @@ class MeasureRef:
     title_en: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Change(MeasureRef):
     """One status update effective in the period, with the state it moved from."""
 
@@ -84,7 +83,7 @@ class Change(MeasureRef):
     evidence: list[dict]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PillarChanges:
     pillar: int
     title_zh: str
@@ -92,7 +91,7 @@ class PillarChanges:
     updates: list[Change]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class MeasureState(MeasureRef):
     """A measure's state as of `since` (None if its history had not begun) and `until`."""
 
@@ -104,7 +103,7 @@ class MeasureState(MeasureRef):
     progress_change: int | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Stalled(MeasureRef):
     status: str
     since_date: date
@@ -112,7 +111,7 @@ class Stalled(MeasureRef):
     note: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ReassessmentDue(MeasureRef):
     status: str
     last_update: date
@@ -121,7 +120,7 @@ class ReassessmentDue(MeasureRef):
     never_assessed: bool
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Overdue(MeasureRef):
     target_date: date
     days_overdue: int
@@ -129,7 +128,7 @@ class Overdue(MeasureRef):
     progress: int | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RiskMeasure:
     measure: str
     title_zh: str
@@ -138,7 +137,7 @@ class RiskMeasure:
     progress: int | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RiskCoverage:
     key: str
     title_zh: str
@@ -148,21 +147,21 @@ class RiskCoverage:
     uncovered: bool  # no mitigating measure in progress or beyond
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class EvidenceAdded:
     total: int
     by_source_kind: dict[str, int]
     items: list[dict]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ProgressPoint:
     date: date
     overall: float | None
     pillars: dict[str, float | None]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StatusReport:
     since: date
     until: date
@@ -180,7 +179,7 @@ class StatusReport:
     risks: list[RiskCoverage]
     evidence_added: EvidenceAdded
     progress_over_time: list[ProgressPoint]
-    measures: list[MeasureState] = field(default_factory=list)
+    measures: list[MeasureState]
 
 
 def last_complete_period(kind: str, today: date) -> tuple[date, date]:
@@ -245,15 +244,6 @@ def difference(since: StateSummary, until: StateSummary) -> StateSummary:
     )
 
 
-def ref(measure: Measure) -> dict:
-    return {
-        "measure": measure.code,
-        "pillar": measure.pillar.number,
-        "title_zh": measure.title_zh,
-        "title_en": measure.title_en,
-    }
-
-
 def period_bounds(since: date, until: date) -> tuple[datetime, datetime]:
     """The instants that start the day after `since` and the day after `until`, locally."""
     zone = timezone.get_current_timezone()
@@ -263,91 +253,58 @@ def period_bounds(since: date, until: date) -> tuple[datetime, datetime]:
     )
 
 
-def changes_in(since: date, until: date):
-    """Updates effective in (since, until], each with the state it moved from (`from_status`,
-    `from_progress`: the entry before it in the measure's history)."""
-    earlier = (
-        StatusUpdate.objects.filter(measure=OuterRef("measure"))
-        .filter(
-            Q(effective_date__lt=OuterRef("effective_date"))
-            | Q(effective_date=OuterRef("effective_date"), recorded_at__lt=OuterRef("recorded_at"))
-            | Q(
-                effective_date=OuterRef("effective_date"),
-                recorded_at=OuterRef("recorded_at"),
-                id__lt=OuterRef("id"),
-            )
-        )
-        .order_by(*LATEST_FIRST)
-    )
-    return (
-        StatusUpdate.objects.filter(effective_date__gt=since, effective_date__lte=until)
-        .select_related("measure__pillar", "recorded_by")
-        .prefetch_related(Prefetch("evidence", Evidence.objects.select_related("source")))
-        .annotate(
-            from_status=Subquery(earlier.values("status")[:1]),
-            from_progress=Subquery(earlier.values("progress")[:1]),
-        )
-        .order_by("measure__pillar__number", "measure__code", "effective_date", "recorded_at", "id")
-    )
-
-
 def build_status_report(
     *, since: date, until: date, step: Callable[[str], None] = lambda name: None
 ) -> StatusReport:
     """The status report of the period (since, until]. Raises ValidationError for a period
-    that ends before it starts. `step` is called as each part is done (for progress bars)."""
+    that ends before it starts. `step` is called as each part is done (for progress bars).
+
+    Ten queries whatever the size of the data or of the period: the measures, the pillars,
+    the states on `since` and on `until`, the updates effective in the period (each one's
+    predecessor is the one before it there, or the state on `since`) and their evidence, the
+    latest recording, the risks and their links, the evidence added. The progress series
+    replays the period's updates over the state on `since`, so it costs no query.
+    """
     if since >= until:
         raise ValidationError({"until": _("The period must end after it starts.")})
     if until >= date.max:
         raise ValidationError({"until": _("The period must end before 9999-12-31.")})
-    live = Measure.objects.filter(archived=False).select_related("pillar")
-    before = {m.pk: m for m in with_state_on(live, since)}
-    after = {m.pk: m for m in with_state_on(live, until).order_by("code")}
+    measures = gather.measures()
+    pillars = list(Pillar.objects.order_by("number"))
+    before, after = gather.states_on(since), gather.states_on(until)
+    live = [m for m in measures.values() if not m.archived and m.id in after]
     step("states")
 
-    measures = [
-        MeasureState(
-            **ref(m),
-            status_since=before[m.pk].status_then if m.pk in before else None,
-            progress_since=before[m.pk].progress_then if m.pk in before else None,
-            status_until=m.status_then,
-            progress_until=m.progress_then,
-            status_effective_date=m.status_effective_date_then,
-            progress_change=(
-                m.progress_then - before[m.pk].progress_then
-                if m.pk in before
-                and m.progress_then is not None
-                and before[m.pk].progress_then is not None
-                else None
-            ),
+    updates = gather.updates_in(since, until)  # in history order
+    evidence = gather.update_evidence(since, until)
+    by_measure = defaultdict(list)
+    for update in updates:
+        by_measure[update.measure_id].append(update)
+    in_order = sorted(by_measure, key=lambda pk: (measures[pk].pillar, measures[pk].code))
+    changes = list(
+        changes_of(
+            [u for pk in in_order for u in by_measure[pk]],
+            before,
+            measures,
+            evidence,
+            period_bounds(since, until)[1],
         )
-        for m in after.values()
-    ]
-    pillars = list(Pillar.objects.order_by("number"))
-    overview, pillar_overviews = overviews(before, after, pillars)
-
-    changes = [change_of(update, until) for update in changes_in(since, until)]
+    )
     grouped = defaultdict(list)
     for change in changes:
         grouped[change.pillar].append(change)
     titles = {p.number: p for p in pillars}
     step("changes")
 
-    stopped = [m for m in after.values() if m.status_then in STOPPED]
-    notes = dict(
-        StatusUpdate.objects.filter(id__in=[m.update_then for m in stopped]).values_list(
-            "id", "note"
-        )
-    )
-    risks = risk_coverage(after)
+    states = [measure_state(m, before.get(m.id), after[m.id]) for m in live]
+    overview, pillar_overviews = overviews(live, before, after, pillars)
     evidence_added = added_evidence(since, until)
-    series = progress_series(since, until)
     step("risks, evidence and series")
 
     return StatusReport(
         since=since,
         until=until,
-        history_recorded_through=StatusUpdate.objects.aggregate(last=Max("recorded_at"))["last"],
+        history_recorded_through=gather.latest_recording(),
         overview=overview,
         pillars=pillar_overviews,
         changes=[
@@ -361,49 +318,71 @@ def build_status_report(
         ],
         newly_implemented=[
             m
-            for m in measures
+            for m in states
             if m.status_until == Status.IMPLEMENTED and m.status_since != Status.IMPLEMENTED
         ],
         regressions=[c for c in changes if c.regression],
         stalled=[
             Stalled(
                 **ref(m),
-                status=m.status_then,
-                since_date=m.status_effective_date_then,
-                progress=m.progress_then,
-                note=notes.get(m.update_then, ""),
+                status=after[m.id].status,
+                since_date=after[m.id].effective_date,
+                progress=after[m.id].progress,
+                note=after[m.id].note,
             )
-            for m in stopped
+            for m in live
+            if after[m.id].status in STOPPED
         ],
-        reassessment_due=reassessment_due(after.values(), until),
+        reassessment_due=reassessment_due(live, after, until),
         overdue=[
             Overdue(
                 **ref(m),
                 target_date=m.target_date,
                 days_overdue=(until - m.target_date).days,
-                status=m.status_then,
-                progress=m.progress_then,
+                status=after[m.id].status,
+                progress=after[m.id].progress,
             )
-            for m in after.values()
-            if m.target_date and m.target_date <= until and m.status_then != Status.IMPLEMENTED
+            for m in live
+            if m.target_date and m.target_date <= until and after[m.id].status != Status.IMPLEMENTED
         ],
-        risks=risks,
+        risks=risk_coverage(measures, after),
         evidence_added=evidence_added,
-        progress_over_time=series,
-        measures=measures,
+        progress_over_time=progress_series(live, before, updates, series_dates(since, until)),
+        measures=states,
     )
 
 
-def overviews(before: dict, after: dict, pillars: list[Pillar]):
-    def states(measures, number=None):
-        return [
-            (m.status_then, m.progress_then)
-            for m in measures.values()
-            if number is None or m.pillar.number == number
-        ]
+def ref(measure: gather.MeasureRow) -> dict:
+    return {
+        "measure": measure.code,
+        "pillar": measure.pillar,
+        "title_zh": measure.title_zh,
+        "title_en": measure.title_en,
+    }
 
+
+def measure_state(measure, then: gather.State | None, now: gather.State) -> MeasureState:
+    change = None
+    if then is not None and then.progress is not None and now.progress is not None:
+        change = now.progress - then.progress
+    return MeasureState(
+        **ref(measure),
+        status_since=then.status if then else None,
+        progress_since=then.progress if then else None,
+        status_until=now.status,
+        progress_until=now.progress,
+        status_effective_date=now.effective_date,
+        progress_change=change,
+    )
+
+
+def overviews(live, before: dict, after: dict, pillars: list[Pillar]):
     def block(number=None):
-        then, now = summarise(states(before, number)), summarise(states(after, number))
+        chosen = [m for m in live if number is None or m.pillar == number]
+        then = summarise(
+            [(before[m.id].status, before[m.id].progress) for m in chosen if m.id in before]
+        )
+        now = summarise([(after[m.id].status, after[m.id].progress) for m in chosen])
         return then, now, difference(then, now)
 
     overview = Overview(*block())
@@ -412,64 +391,79 @@ def overviews(before: dict, after: dict, pillars: list[Pillar]):
     ]
 
 
-def change_of(update: StatusUpdate, until: date) -> Change:
-    recorded_on = timezone.localtime(update.recorded_at).date()
-    return Change(
-        **ref(update.measure),
-        effective_date=update.effective_date,
-        recorded_at=update.recorded_at,
-        recorded_after_period=recorded_on > until,
-        from_status=update.from_status,
-        to_status=update.status,
-        from_progress=update.from_progress,
-        to_progress=update.progress,
-        progress_change=(
-            update.progress - update.from_progress
-            if update.progress is not None and update.from_progress is not None
-            else None
-        ),
-        regression=is_regression(update.from_status, update.status),
-        confidence=update.confidence,
-        note=update.note,
-        recorded_by=update.recorded_by.get_username() if update.recorded_by else None,
-        evidence=[
-            {"id": e.pk, "claim_zh": e.claim_zh, "claim_en": e.claim_en, "source": e.source.title}
-            for e in update.evidence.all()
-        ],
-    )
+def changes_of(updates, before: dict, measures: dict, evidence: dict, period_end: datetime):
+    """A Change per update (given by measure, then in history order), each with the state it
+    moved from: the update before it in the period, or the measure's state on `since`.
+    `period_end` is the instant the period ends: an update recorded later is late news.
+
+    This runs once per update of the period (hundreds of thousands at national scale), so
+    it builds each Change positionally, in the order of its fields.
+    """
+    stage = STAGE.get
+    # In UTC, like the recorded times: comparing datetimes of one zone is fast.
+    period_end = period_end.astimezone(UTC)
+    previous_measure, previous, head = None, None, ()
+    for update in updates:
+        if update.measure_id != previous_measure:
+            previous_measure, previous = update.measure_id, before.get(update.measure_id)
+            measure = measures[previous_measure]
+            head = (measure.code, measure.pillar, measure.title_zh, measure.title_en)
+        from_status = previous.status if previous else None
+        from_progress = previous.progress if previous else None
+        progress = update.progress
+        was, now = stage(from_status), stage(update.status)
+        yield Change(
+            *head,
+            update.effective_date,
+            update.recorded_at,
+            update.recorded_at >= period_end,
+            from_status,
+            update.status,
+            from_progress,
+            progress,
+            None if progress is None or from_progress is None else progress - from_progress,
+            was is not None and now is not None and now < was,  # choices.is_regression
+            update.confidence,
+            update.note,
+            update.recorded_by,
+            evidence.get(update.id, []),
+        )
+        previous = update
 
 
-def reassessment_due(measures, until: date) -> list[ReassessmentDue]:
+def reassessment_due(live, after: dict, until: date) -> list[ReassessmentDue]:
     """Measures whose latest update as of `until` is older than their review interval. Not
     having been assessed for a while says nothing about progress; it says to look again."""
     return [
         ReassessmentDue(
             **ref(m),
-            status=m.status_then,
-            last_update=m.status_effective_date_then,
-            days_since_update=(until - m.status_effective_date_then).days,
+            status=after[m.id].status,
+            last_update=after[m.id].effective_date,
+            days_since_update=(until - after[m.id].effective_date).days,
             review_every_days=m.review_every_days,
-            never_assessed=m.status_then == Status.NOT_ASSESSED,
+            never_assessed=after[m.id].status == Status.NOT_ASSESSED,
         )
-        for m in measures
-        if (until - m.status_effective_date_then).days >= m.review_every_days
+        for m in live
+        if (until - after[m.id].effective_date).days >= m.review_every_days
     ]
 
 
-def risk_coverage(after: dict) -> list[RiskCoverage]:
-    risks = Risk.objects.prefetch_related(
-        Prefetch(
-            "measure_links",
-            MeasureRisk.objects.filter(measure__archived=False).order_by("measure__code"),
-        )
-    ).order_by("order", "key")
+def risk_coverage(measures: dict, after: dict) -> list[RiskCoverage]:
+    links = gather.risk_links()
     result = []
-    for risk in risks:
-        linked = [
-            after[link.measure_id] for link in risk.measure_links.all() if link.measure_id in after
-        ]
+    for risk in Risk.objects.order_by("order", "key"):
+        linked = sorted(
+            (
+                measures[pk]
+                for pk in links.get(risk.pk, ())
+                if not measures[pk].archived and pk in after
+            ),
+            key=lambda m: m.code,
+        )
         done = [
-            m for m in linked if m.status_then in (Status.IMPLEMENTED, Status.PARTIALLY_IMPLEMENTED)
+            m
+            for m in linked
+            if after[m.id].status in (Status.IMPLEMENTED, Status.PARTIALLY_IMPLEMENTED)
         ]
         result.append(
             RiskCoverage(
@@ -477,11 +471,13 @@ def risk_coverage(after: dict) -> list[RiskCoverage]:
                 title_zh=risk.title_zh,
                 title_en=risk.title_en,
                 measures=[
-                    RiskMeasure(m.code, m.title_zh, m.title_en, m.status_then, m.progress_then)
+                    RiskMeasure(
+                        m.code, m.title_zh, m.title_en, after[m.id].status, after[m.id].progress
+                    )
                     for m in linked
                 ],
                 coverage=round(len(done) / len(linked), 3) if linked else None,
-                uncovered=not any(m.status_then in ACTIVE for m in linked),
+                uncovered=not any(after[m.id].status in ACTIVE for m in linked),
             )
         )
     return result
@@ -491,50 +487,58 @@ def added_evidence(since: date, until: date) -> EvidenceAdded:
     start, end = period_bounds(since, until)
     items = list(
         Evidence.objects.filter(created_at__gte=start, created_at__lt=end)
-        .select_related("source")
         .order_by("created_at", "id")
+        .values("id", "key", "claim_zh", "claim_en", "source__title", "source__kind", "created_at")
     )
-    kinds = Counter(item.source.kind for item in items)
+    kinds = Counter(item["source__kind"] for item in items)
     return EvidenceAdded(
         total=len(items),
         by_source_kind=dict(sorted(kinds.items())),
         items=[
             {
-                "id": e.pk,
-                "key": e.key,
-                "claim_zh": e.claim_zh,
-                "claim_en": e.claim_en,
-                "source": e.source.title,
-                "source_kind": e.source.kind,
-                "created_at": e.created_at,
+                "id": e["id"],
+                "key": e["key"],
+                "claim_zh": e["claim_zh"],
+                "claim_en": e["claim_en"],
+                "source": e["source__title"],
+                "source_kind": e["source__kind"],
+                "created_at": timezone.localtime(e["created_at"]),
             }
             for e in items
         ],
     )
 
 
-def progress_series(since: date, until: date) -> list[ProgressPoint]:
-    """Mean progress overall and per pillar at each of series_dates(): one query a date."""
-    points = []
-    for day in series_dates(since, until):
-        rows = (
-            with_state_on(Measure.objects.filter(archived=False), day)
-            .values("pillar__number")
-            .annotate(total=Sum("progress_then"), assessed=Count("progress_then"))
-            .order_by("pillar__number")
-        )
-        rows = list(rows)
-        total = sum(r["total"] or 0 for r in rows)
-        assessed = sum(r["assessed"] for r in rows)
+def progress_series(live, before: dict, updates, days: list[date]) -> list[ProgressPoint]:
+    """Mean progress overall and per pillar on each of `days`, by replaying the period's
+    updates (given in history order) over the states on `since`."""
+    progress = {m.id: (before[m.id].progress if m.id in before else None) for m in live}
+    tracked = {m.id: m.id in before for m in live}
+    pillar = {m.id: m.pillar for m in live}
+    # The period's updates of live measures, in the order they take effect (as given).
+    timeline = [u for u in updates if u.measure_id in progress]
+    points, position = [], 0
+    for day in days:
+        while position < len(timeline) and timeline[position].effective_date <= day:
+            update = timeline[position]
+            progress[update.measure_id] = update.progress
+            tracked[update.measure_id] = True
+            position += 1
+        sums: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+        for pk, value in progress.items():
+            if tracked[pk] and value is not None:
+                sums[pillar[pk]][0] += value
+                sums[pillar[pk]][1] += 1
+        total = sum(s for s, _n in sums.values())
+        assessed = sum(n for _s, n in sums.values())
+        numbers = sorted({pillar[pk] for pk in progress if tracked[pk]})
         points.append(
             ProgressPoint(
                 date=day,
                 overall=round(total / assessed, 1) if assessed else None,
                 pillars={
-                    str(r["pillar__number"]): (
-                        round(r["total"] / r["assessed"], 1) if r["assessed"] else None
-                    )
-                    for r in rows
+                    str(n): (round(sums[n][0] / sums[n][1], 1) if sums[n][1] else None)
+                    for n in numbers
                 },
             )
         )

@@ -1,0 +1,166 @@
+"""The measure list's and the feed's rows as plain dicts: the same JSON as MeasureSerializer
+and StatusUpdateSerializer give (tests hold them together), from `.values()` rows and one
+query per kind of link instead of model instances and nested serializers. Lists are where
+national-scale integrations spend their requests (bench/README.md)."""
+
+from collections import defaultdict
+from datetime import date
+
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from rest_framework.fields import DateTimeField
+
+from evidence.models import EvidenceMeasure, StatusUpdateEvidence
+
+from ..models import Measure, MeasureInstitution, MeasureRisk, StatusUpdate
+from ..selectors import with_state_on
+
+MEASURE_COLUMNS = (
+    "id",
+    "code",
+    "pillar__number",
+    "title_zh",
+    "title_en",
+    "description_zh",
+    "description_en",
+    "status",
+    "progress",
+    "status_effective_date",
+    "version",
+    "priority",
+    "target_date",
+    "review_every_days",
+    "archived",
+    "updated_at",
+)
+THEN = ("status_then", "progress_then", "status_effective_date_then")
+UPDATE_COLUMNS = (
+    "id",
+    "measure_id",
+    "measure__code",
+    "status",
+    "progress",
+    "confidence",
+    "effective_date",
+    "recorded_at",
+    "recorded_by__username",
+    "note",
+)
+
+_moment = DateTimeField()  # DRF's rendering of datetimes: local time, ISO 8601
+
+
+def iso(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
+def measure_rows_queryset(as_of: date | None) -> QuerySet:
+    """Measures as `.values()` rows with their evidence count (and state on `as_of`)."""
+    evidence = (
+        EvidenceMeasure.objects.filter(measure=OuterRef("pk"))
+        .order_by()
+        .values("measure")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    measures = Measure.objects.annotate(
+        evidence_count=Coalesce(Subquery(evidence), Value(0), output_field=IntegerField())
+    )
+    columns = (*MEASURE_COLUMNS, "evidence_count")
+    if as_of is not None:
+        return with_state_on(measures, as_of).values(*columns, *THEN)
+    return measures.values(*columns)
+
+
+def measure_rows(page: list[dict], request, as_of: date | None) -> list[dict]:
+    """The page's measures as MeasureSerializer renders them: three queries for the links."""
+    ids = [row["id"] for row in page]
+    scenarios, risks, institutions = defaultdict(list), defaultdict(list), defaultdict(list)
+    for measure, key in (
+        Measure.scenarios.through.objects.filter(measure_id__in=ids)
+        .order_by("scenario__order", "scenario__key")
+        .values_list("measure_id", "scenario__key")
+    ):
+        scenarios[measure].append(key)
+    for measure, key, rationale_zh, rationale_en in (
+        MeasureRisk.objects.filter(measure_id__in=ids)
+        .order_by("measure", "risk")
+        .values_list("measure_id", "risk__key", "rationale_zh", "rationale_en")
+    ):
+        risks[measure].append(
+            {"key": key, "rationale_zh": rationale_zh, "rationale_en": rationale_en}
+        )
+    for measure, key, role in (
+        MeasureInstitution.objects.filter(measure_id__in=ids)
+        .order_by("measure", "role", "institution")
+        .values_list("measure_id", "institution__key", "role")
+    ):
+        institutions[measure].append({"key": key, "role": role})
+
+    base = request.build_absolute_uri(reverse("measure-list"))
+    then = as_of is not None
+    stamp = iso(as_of)
+    return [
+        {
+            "id": row["id"],
+            "url": f"{base}{row['id']}/",
+            "code": row["code"],
+            "pillar": row["pillar__number"],
+            "title_zh": row["title_zh"],
+            "title_en": row["title_en"],
+            "description_zh": row["description_zh"],
+            "description_en": row["description_en"],
+            "status": row["status_then"] if then else row["status"],
+            "progress": row["progress_then"] if then else row["progress"],
+            "status_effective_date": iso(
+                row["status_effective_date_then"] if then else row["status_effective_date"]
+            ),
+            "version": row["version"],
+            "priority": row["priority"],
+            "target_date": iso(row["target_date"]),
+            "review_every_days": row["review_every_days"],
+            "archived": row["archived"],
+            "risks": risks.get(row["id"], []),
+            "scenarios": scenarios.get(row["id"], []),
+            "institutions": institutions.get(row["id"], []),
+            "evidence_count": row["evidence_count"],
+            "updated_at": _moment.to_representation(row["updated_at"]),
+            "as_of": stamp,
+        }
+        for row in page
+    ]
+
+
+def update_rows_queryset() -> QuerySet:
+    return StatusUpdate.objects.values(*UPDATE_COLUMNS)
+
+
+def update_rows(page: list[dict], request) -> list[dict]:
+    """The page's status updates as StatusUpdateSerializer renders them: one query for the
+    evidence ids."""
+    evidence = defaultdict(list)
+    for update, piece in (
+        StatusUpdateEvidence.objects.filter(status_update_id__in=[row["id"] for row in page])
+        .order_by("-evidence__date", "evidence__id")  # Evidence.Meta.ordering
+        .values_list("status_update_id", "evidence_id")
+    ):
+        evidence[update].append(piece)
+    base = request.build_absolute_uri(reverse("status-update-list"))
+    return [
+        {
+            "id": row["id"],
+            "url": f"{base}{row['id']}/",
+            "measure": row["measure_id"],
+            "measure_code": row["measure__code"],
+            "status": row["status"],
+            "progress": row["progress"],
+            "confidence": row["confidence"],
+            "effective_date": iso(row["effective_date"]),
+            "recorded_at": _moment.to_representation(row["recorded_at"]),
+            "recorded_by": row["recorded_by__username"],
+            "note": row["note"],
+            "evidence": evidence.get(row["id"], []),
+        }
+        for row in page
+    ]

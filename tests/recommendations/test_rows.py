@@ -1,0 +1,91 @@
+"""The measure list and the feed build their rows without serializers (api/rows.py); they must
+give exactly the JSON the serializers give for the same record."""
+
+from datetime import date
+
+import pytest
+from django.urls import reverse
+
+from evidence.models import EvidenceMeasure
+from recommendations import services
+from recommendations.choices import Status
+from recommendations.models import MeasureInstitution, MeasureRisk
+from tests.conftest import TODAY
+from tests.factories import (
+    EvidenceFactory,
+    InstitutionFactory,
+    MeasureFactory,
+    PillarFactory,
+    RiskFactory,
+    ScenarioFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def linked_history(analyst):
+    pillar = PillarFactory(number=4)
+    risks = [RiskFactory(order=order) for order in (2, 1, 3)]
+    scenarios = [ScenarioFactory(order=order) for order in (3, 1)]
+    institutions = [InstitutionFactory() for _ in range(3)]
+    for index in range(4):
+        measure = MeasureFactory(
+            pillar=pillar,
+            code=f"4.{index + 1}",
+            priority="high" if index else "",
+            target_date=date(2026, 12, 31) if index % 2 else None,
+        )
+        for risk in risks[: index + 1]:
+            MeasureRisk.objects.create(measure=measure, risk=risk, rationale_en=f"why {index}")
+        measure.scenarios.add(*scenarios[:index])
+        for role, institution in zip(
+            ("support", "lead", "lead"), institutions[:index], strict=False
+        ):
+            MeasureInstitution.objects.create(measure=measure, institution=institution, role=role)
+        EvidenceMeasure.objects.create(
+            measure=measure, evidence=EvidenceFactory(date=None), stance="context"
+        )
+        if index:
+            services.record_status_update(
+                measure=measure,
+                status=Status.IN_PROGRESS,
+                progress=10 * index,
+                effective_date=date(2026, 3, index),
+                by=analyst,
+                today=TODAY,
+                evidence=[
+                    EvidenceFactory(date=date(2026, 1, index), date_precision="day"),
+                    EvidenceFactory(date=None),
+                ],
+            )
+            services.record_status_update(
+                measure=measure,
+                status=Status.PLANNED,
+                progress=5,
+                note="back-dated",
+                effective_date=date(2026, 2, index),
+                by=None,
+                today=TODAY,
+            )
+
+
+@pytest.mark.parametrize(
+    "params", [{}, {"as_of": "2026-02-15"}, {"as_of": "2026-06-01"}, {"ordering": "-progress"}]
+)
+def test_the_measure_list_gives_what_the_serializer_gives(analyst_api, linked_history, params):
+    listed = analyst_api.get(reverse("measure-list"), {**params, "page_size": 100}).json()
+
+    assert listed["results"]
+    for row in listed["results"]:
+        detail = analyst_api.get(reverse("measure-detail", args=[row["id"]]), params).json()
+        assert row == detail
+
+
+def test_the_feed_gives_what_the_serializer_gives(analyst_api, linked_history):
+    listed = analyst_api.get(reverse("status-update-list"), {"page_size": 100}).json()
+
+    assert any(row["evidence"] for row in listed["results"])
+    for row in listed["results"]:
+        detail = analyst_api.get(reverse("status-update-detail", args=[row["id"]])).json()
+        assert row == detail
