@@ -122,10 +122,12 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A write waiting on a row lock, or a runaway query, gives up with a clear 409/503
-    # (config/api.py) instead of holding a worker.
+    # (config/api.py) instead of holding a worker. JIT compilation costs more than it saves
+    # on the app's short, index-driven queries (bench/README.md).
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
         f"-c lock_timeout={env_int('DB_LOCK_TIMEOUT_MS', 5000)} "
-        f"-c statement_timeout={env_int('DB_STATEMENT_TIMEOUT_MS', 30000)}"
+        f"-c statement_timeout={env_int('DB_STATEMENT_TIMEOUT_MS', 30000)} "
+        "-c jit=off"
     )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)

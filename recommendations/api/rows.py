@@ -6,7 +6,7 @@ national-scale integrations spend their requests (bench/README.md)."""
 from collections import defaultdict
 from datetime import date
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import CharField, Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from rest_framework.fields import DateTimeField
@@ -73,31 +73,60 @@ def measure_rows_queryset(as_of: date | None) -> QuerySet:
     return measures.values(*columns)
 
 
-def measure_rows(page: list[dict], request, as_of: date | None) -> list[dict]:
-    """The page's measures as MeasureSerializer renders them: three queries for the links."""
-    ids = [row["id"] for row in page]
-    scenarios, risks, institutions = defaultdict(list), defaultdict(list), defaultdict(list)
-    for measure, key in (
-        Measure.scenarios.through.objects.filter(measure_id__in=ids)
-        .order_by("scenario__order", "scenario__key")
-        .values_list("measure_id", "scenario__key")
-    ):
-        scenarios[measure].append(key)
-    for measure, key, rationale_zh, rationale_en in (
-        MeasureRisk.objects.filter(measure_id__in=ids)
-        .order_by("measure", "risk")
-        .values_list("measure_id", "risk__key", "rationale_zh", "rationale_en")
-    ):
-        risks[measure].append(
-            {"key": key, "rationale_zh": rationale_zh, "rationale_en": rationale_en}
-        )
-    for measure, key, role in (
-        MeasureInstitution.objects.filter(measure_id__in=ids)
-        .order_by("measure", "role", "institution")
-        .values_list("measure_id", "institution__key", "role")
-    ):
-        institutions[measure].append({"key": key, "role": role})
+def measure_links(ids: list[int]) -> tuple[dict, dict, dict]:
+    """The scenarios (keys), risks and institutions of the measures `ids`, in one query (a
+    UNION of the three link tables), each list in the order the serializers give it."""
 
+    def text(value: str):
+        return Value(value, output_field=CharField())
+
+    # (measure, kind, key, text, text, number): what each kind needs, and its sort key.
+    # No ORDER BY in the parts (a compound statement refuses it): sorted below.
+    scenarios = (
+        Measure.scenarios.through.objects.filter(measure_id__in=ids)
+        .order_by()
+        .values_list(
+            "measure_id", text("s"), "scenario__key", text(""), text(""), "scenario__order"
+        )
+    )
+    risks = (
+        MeasureRisk.objects.filter(measure_id__in=ids)
+        .order_by()
+        .values_list(
+            "measure_id", text("r"), "risk__key", "rationale_zh", "rationale_en", "risk__order"
+        )
+    )
+    institutions = (
+        MeasureInstitution.objects.filter(measure_id__in=ids)
+        .order_by()
+        .values_list(
+            "measure_id",
+            text("i"),
+            "institution__key",
+            "role",
+            text(""),
+            Value(0, output_field=IntegerField()),
+        )
+    )
+    rows = sorted(
+        scenarios.union(risks, institutions, all=True),
+        # Scenarios and risks by (order, key); institutions by (role, key).
+        key=lambda row: (row[1], row[5], row[3] if row[1] == "i" else "", row[2]),
+    )
+    links = {"s": defaultdict(list), "r": defaultdict(list), "i": defaultdict(list)}
+    for measure, kind, key, first, second, _order in rows:
+        if kind == "s":
+            links[kind][measure].append(key)
+        elif kind == "r":
+            links[kind][measure].append({"key": key, "rationale_zh": first, "rationale_en": second})
+        else:
+            links[kind][measure].append({"key": key, "role": first})
+    return links["s"], links["r"], links["i"]
+
+
+def measure_rows(page: list[dict], request, as_of: date | None) -> list[dict]:
+    """The page's measures as MeasureSerializer renders them, with one query for the links."""
+    scenarios, risks, institutions = measure_links([row["id"] for row in page])
     base = request.build_absolute_uri(reverse("measure-list"))
     then = as_of is not None
     stamp = iso(as_of)

@@ -4,12 +4,25 @@
 from datetime import date, datetime
 from typing import NamedTuple
 
+from django.db import connection
 from django.db.models import Max, OuterRef, Subquery
 
 from evidence.models import StatusUpdateEvidence
 
 from ..models import Measure, MeasureRisk, StatusUpdate
 from ..selectors import LATEST_FIRST
+
+STATES_ON_POSTGRESQL = """
+SELECT m.id, u.status, u.progress, u.effective_date, u.note
+FROM recommendations_measure AS m
+CROSS JOIN LATERAL (
+    SELECT status, progress, effective_date, note
+    FROM recommendations_statusupdate
+    WHERE measure_id = m.id AND effective_date <= %s
+    ORDER BY effective_date DESC, recorded_at DESC, id DESC
+    LIMIT 1
+) AS u
+"""
 
 
 class MeasureRow(NamedTuple):
@@ -62,8 +75,13 @@ def measures() -> dict[int, MeasureRow]:
 def states_on(day: date) -> dict[int, State]:
     """Each measure's state on `day` by measure id; measures whose history had not begun are
     absent. The same state as selectors.with_state_on (and so the API's `as_of`)."""
-    # One index-only probe per measure on statusupdate_measure_asof_idx finds the entry in
-    # force; the entries are then read by primary key.
+    if connection.vendor == "postgresql":
+        # One backward probe per measure on statusupdate_measure_asof_idx, read in place.
+        with connection.cursor() as cursor:
+            cursor.execute(STATES_ON_POSTGRESQL, [day])
+            return {measure: State(*state) for measure, *state in cursor.fetchall()}
+    # Elsewhere: one index-only probe per measure finds the entry in force, which is then
+    # read by primary key.
     in_force = (
         StatusUpdate.objects.filter(measure=OuterRef("pk"), effective_date__lte=day)
         .order_by(*LATEST_FIRST)
