@@ -18,6 +18,7 @@ from evidence.models import Evidence, StatusUpdateEvidence
 from . import services
 from .choices import Confidence
 from .models import (
+    IdempotencyKey,
     InnovationMechanism,
     Institution,
     Measure,
@@ -554,4 +555,23 @@ class ReportSnapshotAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(admin.ModelAdmin):
+    """The API's remembered Idempotency-Keys, for tracing a client's retries. Read-only;
+    `manage.py purge_idempotency_keys` deletes expired ones."""
+
+    list_display = ("key", "user", "method", "path", "response_status", "created_at", "expires_at")
+    list_filter = ("method", "response_status")
+    list_select_related = ("user",)
+    search_fields = ("key", "path", "user__username")
+    date_hierarchy = "created_at"
+    exclude = ("response_body", "response_headers")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
