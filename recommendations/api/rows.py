@@ -6,14 +6,23 @@ national-scale integrations spend their requests (bench/README.md)."""
 from collections import defaultdict
 from datetime import date
 
-from django.db.models import CharField, Count, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db import connection
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from rest_framework.fields import DateTimeField
 
 from evidence.models import EvidenceMeasure, StatusUpdateEvidence
 
-from ..models import Measure, MeasureInstitution, MeasureRisk, StatusUpdate
+from ..models import (
+    Institution,
+    Measure,
+    MeasureInstitution,
+    MeasureRisk,
+    Risk,
+    Scenario,
+    StatusUpdate,
+)
 from ..selectors import with_state_on
 
 MEASURE_COLUMNS = (
@@ -73,47 +82,45 @@ def measure_rows_queryset(as_of: date | None) -> QuerySet:
     return measures.values(*columns)
 
 
+def links_sql(ids: list[int]) -> tuple[str, list]:
+    """The UNION ALL behind measure_links and its parameters: (measure, kind, key, text, text,
+    order). Written out rather than composed through the ORM, whose three querysets and their
+    union cost more to build and compile on every request than the query costs to run. On
+    PostgreSQL the ids go as one array, so that the statement's text is the same for every
+    page (psycopg caches the parsing of short statements with few parameters)."""
+    through, scenario = Measure.scenarios.through._meta.db_table, Scenario._meta.db_table
+    risk_link, risk = MeasureRisk._meta.db_table, Risk._meta.db_table
+    link, body = MeasureInstitution._meta.db_table, Institution._meta.db_table
+    if connection.vendor == "postgresql":
+        among, params = "= ANY(%s)", [ids] * 3
+    else:
+        among, params = f"IN ({', '.join(['%s'] * len(ids))})", ids * 3
+    sql = (
+        f"SELECT l.measure_id, 's', t.key, '', '', t.\"order\" FROM {through} l "
+        f"JOIN {scenario} t ON t.id = l.scenario_id WHERE l.measure_id {among} "
+        f"UNION ALL SELECT l.measure_id, 'r', t.key, l.rationale_zh, l.rationale_en, "
+        f't."order" FROM {risk_link} l JOIN {risk} t ON t.id = l.risk_id '
+        f"WHERE l.measure_id {among} "
+        f"UNION ALL SELECT l.measure_id, 'i', t.key, l.role, '', 0 FROM {link} l "
+        f"JOIN {body} t ON t.id = l.institution_id WHERE l.measure_id {among}"
+    )
+    return sql, params
+
+
+def link_order(row: tuple) -> tuple:
+    """Scenarios and risks by (order, key); institutions by (role, key): the serializers'."""
+    return (row[1], row[5], row[3] if row[1] == "i" else "", row[2])
+
+
 def measure_links(ids: list[int]) -> tuple[dict, dict, dict]:
-    """The scenarios (keys), risks and institutions of the measures `ids`, in one query (a
-    UNION of the three link tables), each list in the order the serializers give it."""
-
-    def text(value: str):
-        return Value(value, output_field=CharField())
-
-    # (measure, kind, key, text, text, number): what each kind needs, and its sort key.
-    # No ORDER BY in the parts (a compound statement refuses it): sorted below.
-    scenarios = (
-        Measure.scenarios.through.objects.filter(measure_id__in=ids)
-        .order_by()
-        .values_list(
-            "measure_id", text("s"), "scenario__key", text(""), text(""), "scenario__order"
-        )
-    )
-    risks = (
-        MeasureRisk.objects.filter(measure_id__in=ids)
-        .order_by()
-        .values_list(
-            "measure_id", text("r"), "risk__key", "rationale_zh", "rationale_en", "risk__order"
-        )
-    )
-    institutions = (
-        MeasureInstitution.objects.filter(measure_id__in=ids)
-        .order_by()
-        .values_list(
-            "measure_id",
-            text("i"),
-            "institution__key",
-            "role",
-            text(""),
-            Value(0, output_field=IntegerField()),
-        )
-    )
-    rows = sorted(
-        scenarios.union(risks, institutions, all=True),
-        # Scenarios and risks by (order, key); institutions by (role, key).
-        key=lambda row: (row[1], row[5], row[3] if row[1] == "i" else "", row[2]),
-    )
+    """The scenarios (keys), risks and institutions of the measures `ids`, in one query, each
+    list in the order the serializers give it."""
     links = {"s": defaultdict(list), "r": defaultdict(list), "i": defaultdict(list)}
+    if not ids:
+        return links["s"], links["r"], links["i"]
+    with connection.cursor() as cursor:
+        cursor.execute(*links_sql(ids))
+        rows = sorted(cursor.fetchall(), key=link_order)
     for measure, kind, key, first, second, _order in rows:
         if kind == "s":
             links[kind][measure].append(key)
