@@ -192,6 +192,9 @@ STORAGES = {
 API_ANONYMOUS_READ = env_bool("API_ANONYMOUS_READ")  # let anonymous clients read
 API_BROWSABLE = env_bool("API_BROWSABLE", True)  # the HTML browsable API beside JSON
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 500)
+# The most status updates a report preview (/api/v1/reports/preview/) lists; longer periods
+# are refused with a 400 and left to `manage.py status_report`.
+REPORT_PREVIEW_MAX_UPDATES = env_int("REPORT_PREVIEW_MAX_UPDATES", 500_000)
 # How long a POST's Idempotency-Key is remembered.
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 

@@ -74,3 +74,13 @@ def register_sqlite_function(sender, connection, **kwargs) -> None:
             0,
             lambda: int(bool(getattr(connection, "history_maintenance", False))),
         )
+
+
+def lift_statement_timeout(using: str = "default") -> None:
+    """Let this transaction's statements run as long as they need: settings give every
+    connection the web's statement timeout, and batch work (loading synthetic data, a
+    report over years of history) takes longer. Ends with the transaction."""
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = 0")

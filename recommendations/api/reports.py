@@ -2,9 +2,11 @@
 
 import json
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -19,7 +21,7 @@ from rest_framework.reverse import reverse
 from config.api import COMMON_PARAMS, check_query_params
 from config.openapi import ERROR_RESPONSES, ERRORS_READ, with_errors
 
-from ..models import ReportSnapshot
+from ..models import ReportSnapshot, StatusUpdate
 from ..reports.render import EXTENSIONS, FORMATS, LANGUAGES, MEDIA_TYPES, render
 from ..reports.status import PERIODS, build_status_report, last_complete_period
 
@@ -91,6 +93,27 @@ class PreviewSerializer(FileSerializer):
                 attrs.get("period", "quarter"), timezone.localdate()
             )
         return attrs
+
+
+def check_preview_size(since, until) -> None:
+    """Refuse, with a 400, a preview of a period holding more status updates than a web
+    request can list in time (REPORT_PREVIEW_MAX_UPDATES): the command has no such limit."""
+    limit = settings.REPORT_PREVIEW_MAX_UPDATES
+    held = StatusUpdate.objects.filter(effective_date__gt=since, effective_date__lte=until)
+    if held[limit : limit + 1].exists():
+        raise serializers.ValidationError(
+            {
+                "until": [
+                    _(
+                        "The period holds more than %(limit)s status updates, more than a "
+                        "preview computes within a request. Choose a shorter period, or run "
+                        "`manage.py status_report` (it has no such limit) and publish it with "
+                        "--save."
+                    )
+                    % {"limit": limit}
+                ]
+            }
+        )
 
 
 FILE_PARAMS = [
@@ -186,6 +209,7 @@ class ReportSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
         params = PreviewSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         data = params.validated_data
+        check_preview_size(data["since"], data["until"])
         report = build_status_report(since=data["since"], until=data["until"])
         name = f"status-report_{data['since']}_{data['until']}_preview"
         return file_response(render(report, data["file"], data["lang"]), data["file"], name)

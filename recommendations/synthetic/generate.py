@@ -14,7 +14,7 @@ from evidence.choices import Attribution, DatePrecision, Qualifier, Reliability,
 from evidence.models import Evidence, EvidenceFigure, EvidenceMeasure, Source
 
 from ..choices import InstitutionKind, InstitutionRole, Priority
-from ..integrity import serialise_history_writes
+from ..integrity import lift_statement_timeout, serialise_history_writes
 from ..models import (
     Institution,
     Measure,
@@ -42,7 +42,6 @@ from .purge import (
     PILLAR_TITLE_EN,
     SyntheticCounts,
     delete_synthetic,
-    lift_statement_timeout,
     synthetic_exists,
     synthetic_measures_sql,
 )

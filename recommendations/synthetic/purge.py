@@ -18,7 +18,7 @@ from evidence.models import (
     StatusUpdateEvidence,
 )
 
-from ..integrity import history_maintenance
+from ..integrity import history_maintenance, lift_statement_timeout
 from ..models import (
     Measure,
     MeasureInstitution,
@@ -85,14 +85,6 @@ def synthetic_pillars_sql() -> str:
         f"SELECT id FROM {table(Pillar)} WHERE number >= {FIRST_PILLAR} "
         f"AND substr(title_en, 1, {len(title)}) = '{title}'"
     )
-
-
-def lift_statement_timeout() -> None:
-    """Let this transaction's statements run as long as they need: settings give web requests
-    a statement timeout, and loading two million rows takes longer. Ends with the transaction."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL statement_timeout = 0")
 
 
 def synthetic_exists() -> bool:

@@ -24,6 +24,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -31,7 +32,7 @@ from rest_framework.test import APIClient
 from evidence.choices import SourceKind
 from recommendations import services
 from recommendations.choices import Status
-from recommendations.models import MeasureRisk, ReportSnapshot
+from recommendations.models import MeasureRisk, ReportSnapshot, StatusUpdate
 from recommendations.reports.render import (
     render_csv,
     render_html,
@@ -482,6 +483,29 @@ def test_the_command_refuses_bad_arguments_and_saves_nothing(history, args):
     assert not ReportSnapshot.objects.exists()
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL: the statement timeout"
+)
+def test_the_command_computes_without_the_webs_statement_timeout(history, monkeypatch):
+    from recommendations.management.commands import status_report
+
+    seen = []
+
+    def build_and_look(**kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW statement_timeout")
+            seen.append(cursor.fetchone()[0])
+        return build_status_report(**kwargs)
+
+    monkeypatch.setattr(status_report, "build_status_report", build_and_look)
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = '30s'")
+
+    run("--since", "2026-06-30", "--until", "2026-09-30", "--format", "csv")
+
+    assert seen == ["0"]
+
+
 # The API and the admin
 
 
@@ -523,6 +547,22 @@ def test_the_api_previews_a_report_without_saving_it(report, viewer_api):
     assert response.status_code == 200
     assert response.content.decode() == render_json(report)
     assert not ReportSnapshot.objects.exists()
+
+
+def test_a_preview_of_a_period_too_large_for_a_request_is_a_400(history, viewer_api, settings):
+    period = {"since": "2026-06-30", "until": "2026-09-30"}
+    held = StatusUpdate.objects.filter(
+        effective_date__gt=period["since"], effective_date__lte=period["until"]
+    ).count()
+
+    settings.REPORT_PREVIEW_MAX_UPDATES = held
+    just_fits = viewer_api.get(reverse("report-preview"), period)
+    settings.REPORT_PREVIEW_MAX_UPDATES = held - 1
+    too_large = viewer_api.get(reverse("report-preview"), period)
+
+    assert just_fits.status_code == 200
+    assert too_large.status_code == 400
+    assert "status_report" in too_large.json()["until"][0]
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,11 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from recommendations.integrity import lift_statement_timeout
 from recommendations.reports.render import FORMATS, LANGUAGES, render
 from recommendations.reports.snapshots import save_report
 from recommendations.reports.status import PERIODS, build_status_report, last_complete_period
@@ -54,9 +56,13 @@ class Command(BaseCommand):
         show = not options["no_progress"] and sys.stderr.isatty()
         with tqdm(total=4, desc="status report", disable=not show, file=sys.stderr) as bar:
             try:
-                report = build_status_report(
-                    since=since, until=until, step=lambda name: bar.update(1)
-                )
+                # A report over years of national-scale history may take longer than the
+                # statement timeout that protects web requests; a command may wait for it.
+                with transaction.atomic():
+                    lift_statement_timeout()
+                    report = build_status_report(
+                        since=since, until=until, step=lambda name: bar.update(1)
+                    )
             except ValidationError as error:
                 raise CommandError(" ".join(error.messages)) from None
             text = render(report, options["format"], options["lang"])
