@@ -8,6 +8,7 @@ from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
+from django.urls import reverse
 
 from evidence.choices import Stance
 from evidence.models import (
@@ -20,6 +21,7 @@ from evidence.models import (
 from recommendations import services, synthetic
 from recommendations.choices import STOPPED, Status, is_regression
 from recommendations.models import Measure, MeasureRisk, Pillar, Risk, Scenario, StatusUpdate
+from recommendations.reports.status import build_status_report
 from recommendations.selectors import LATEST_FIRST
 from tests.conftest import TODAY
 from tests.factories import MeasureFactory
@@ -367,13 +369,29 @@ def test_a_progress_bar_is_drawn_only_on_a_terminal():
     assert "generating" in loud.getvalue() and "inserting" in loud.getvalue()
 
 
-def test_the_small_preset_loads_and_reports_its_counts():
+def test_the_small_preset_loads_and_the_api_and_reports_keep_their_query_counts(
+    analyst_api, django_assert_num_queries
+):
     output = StringIO()
 
     call_command("generate_synthetic", "--size", "S", stdout=output, stderr=StringIO())
 
     assert "5 pillars, 1000 measures, 50000 status updates" in output.getvalue()
     assert synthetic_updates().count() == 50_000
+    # The same counts as on a handful of rows (test_api, test_reports): nothing grows with
+    # the data.
+    pages = {
+        "measure-list": ({"page_size": 100}, 3),
+        "status-update-list": ({"page_size": 100}, 2),
+    }
+    for name, (params, queries) in pages.items():
+        for extra in ({}, {"as_of": "2026-06-30"}) if name == "measure-list" else ({},):
+            with django_assert_num_queries(queries):
+                response = analyst_api.get(reverse(name), {**params, **extra})
+            assert len(response.json()["results"]) == 100
+    with django_assert_num_queries(10):
+        report = build_status_report(since=date(2026, 6, 30), until=date(2026, 9, 30))
+    assert sum(len(group.updates) for group in report.changes) > 1000
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,0 +1,1 @@
+"""Performance benchmark of the API against PostgreSQL (see bench/README.md)."""
