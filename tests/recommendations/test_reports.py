@@ -483,9 +483,7 @@ def test_the_command_refuses_bad_arguments_and_saves_nothing(history, args):
     assert not ReportSnapshot.objects.exists()
 
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="PostgreSQL: the statement timeout"
-)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL: the statement timeout")
 def test_the_command_computes_without_the_webs_statement_timeout(history, monkeypatch):
     from recommendations.management.commands import status_report
 
