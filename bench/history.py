@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from . import dataset
+from .measure import backend_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -70,14 +71,7 @@ def main(argv=None) -> int:
 
     with connection.cursor() as cursor:
         cursor.execute("SET statement_timeout = 0")
-        cursor.execute("SELECT pg_backend_pid()")
-        backend = cursor.fetchone()[0]
-    tick = os.sysconf("SC_CLK_TCK")
-
-    def db_seconds() -> float:
-        with open(f"/proc/{backend}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / tick
+    db_seconds = backend_seconds(connection)
 
     out: list[str] = [
         f"What each fix bought, dataset {args.dataset} (database {template}), "

@@ -24,6 +24,15 @@ def cpu_ticks(pid: int) -> int | None:
     return int(fields[11]) + int(fields[12])
 
 
+def backend_seconds(connection):
+    """A function giving the CPU seconds spent so far by `connection`'s PostgreSQL backend
+    (a Django connection of this process)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    return lambda: cpu_ticks(backend) / CLOCK_TICKS
+
+
 def children(ppid: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):

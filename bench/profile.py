@@ -25,6 +25,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from . import dataset
+from .measure import backend_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -356,15 +357,7 @@ def report_stages(spec: dict) -> dict:
     from recommendations.reports import status as report
     from recommendations.reports.render import render_json
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        backend = cursor.fetchone()[0]
-    tick = os.sysconf("SC_CLK_TCK")
-
-    def db_seconds() -> float:
-        with open(f"/proc/{backend}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / tick
+    db_seconds = backend_seconds(connection)
 
     def clocks() -> tuple[float, float, float]:
         return time.process_time(), db_seconds(), time.perf_counter()
@@ -464,15 +457,7 @@ def view_stages(spec: dict, client) -> dict:
     from recommendations.api import rows
 
     client.get(spec["path"])
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        backend = cursor.fetchone()[0]
-    tick = os.sysconf("SC_CLK_TCK")
-
-    def db_seconds() -> float:
-        with open(f"/proc/{backend}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / tick
+    db_seconds = backend_seconds(connection)
 
     spent: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     depth = [0]
