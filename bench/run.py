@@ -73,7 +73,7 @@ QUARTER = (date(2026, 6, 30), date(2026, 9, 30))
 PAGE_SIZE = 50
 DEEP_PAGES_FROM_END = 10
 # Settings the outer environment may hold that would change the app under test.
-APP_PREFIXES = ("DB_", "API_", "SECURE_", "PG", "BENCH_")
+APP_PREFIXES = ("DB_", "API_", "SECURE_", "REPORT_", "PG", "BENCH_")
 APP_NAMES = {
     "DEBUG",
     "SECRET_KEY",

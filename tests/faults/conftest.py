@@ -49,7 +49,7 @@ APP_SETTINGS = {
     "IDEMPOTENCY_KEY_TTL_HOURS",
     "BEHIND_TLS_PROXY",
 }
-APP_SETTING_PREFIXES = ("DB_", "API_", "SECURE_")
+APP_SETTING_PREFIXES = ("DB_", "API_", "SECURE_", "REPORT_")
 
 
 def pytest_configure(config):
