@@ -325,16 +325,6 @@ def feed_sql(after: bool, limit: int) -> str:
     return f"{FEED_SELECT}{where} ORDER BY 1 ASC LIMIT {limit}"
 
 
-def feed_evidence_sql(n: int) -> str:
-    links, evidence = '"evidence_statusupdateevidence"', '"evidence_evidence"'
-    return (
-        f'SELECT {links}."status_update_id" AS "status_update_id", {links}."evidence_id" AS '
-        f'"evidence_id" FROM {links} INNER JOIN {evidence} ON ({links}."evidence_id" = '
-        f'{evidence}."id") WHERE {links}."status_update_id" IN ({placeholders(n)}) '
-        f'ORDER BY {evidence}."date" DESC, {links}."evidence_id" ASC'
-    )
-
-
 def cursor_link(base: str, position, reverse: bool = False) -> str:
     tokens = {"r": "1", "p": position} if reverse else {"p": position}
     encoded = b64encode(parse.urlencode(tokens).encode("ascii")).decode("ascii")
@@ -365,7 +355,7 @@ def status_updates(request):
         page = rows[:size]
         if page:
             ids = [row[0] for row in page]
-            cursor.execute(feed_evidence_sql(len(ids)), ids)
+            cursor.execute(*rows_module.update_evidence_sql(ids))
             for update, piece in cursor.fetchall():
                 evidence.setdefault(update, []).append(piece)
     base = request.build_absolute_uri("/api/v1/status-updates/")

@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from rest_framework.fields import DateTimeField
 
-from evidence.models import EvidenceMeasure, StatusUpdateEvidence
+from evidence.models import Evidence, EvidenceMeasure, StatusUpdateEvidence
 
 from ..models import (
     Institution,
@@ -82,19 +82,23 @@ def measure_rows_queryset(as_of: date | None) -> QuerySet:
     return measures.values(*columns)
 
 
+def _among(ids: list[int], *, times: int) -> tuple[str, list]:
+    """`column <this>` for "is one of `ids`", and its parameters for `times` uses. On
+    PostgreSQL the ids go as one array, so that a statement's text is the same for every
+    page (psycopg caches the parsing of short statements with few parameters)."""
+    if connection.vendor == "postgresql":
+        return "= ANY(%s)", [ids] * times
+    return f"IN ({', '.join(['%s'] * len(ids))})", ids * times
+
+
 def links_sql(ids: list[int]) -> tuple[str, list]:
     """The UNION ALL behind measure_links and its parameters: (measure, kind, key, text, text,
     order). Written out rather than composed through the ORM, whose three querysets and their
-    union cost more to build and compile on every request than the query costs to run. On
-    PostgreSQL the ids go as one array, so that the statement's text is the same for every
-    page (psycopg caches the parsing of short statements with few parameters)."""
+    union cost more to build and compile on every request than the query costs to run."""
     through, scenario = Measure.scenarios.through._meta.db_table, Scenario._meta.db_table
     risk_link, risk = MeasureRisk._meta.db_table, Risk._meta.db_table
     link, body = MeasureInstitution._meta.db_table, Institution._meta.db_table
-    if connection.vendor == "postgresql":
-        among, params = "= ANY(%s)", [ids] * 3
-    else:
-        among, params = f"IN ({', '.join(['%s'] * len(ids))})", ids * 3
+    among, params = _among(ids, times=3)
     sql = (
         f"SELECT l.measure_id, 's', t.key, '', '', t.\"order\" FROM {through} l "
         f"JOIN {scenario} t ON t.id = l.scenario_id WHERE l.measure_id {among} "
@@ -172,16 +176,31 @@ def update_rows_queryset() -> QuerySet:
     return StatusUpdate.objects.values(*UPDATE_COLUMNS)
 
 
+def update_evidence_sql(ids: list[int]) -> tuple[str, list]:
+    """The evidence ids of the status updates `ids`, each update's in Evidence's order (newest
+    date first, then id), and the parameters. The date is read by primary key for each link
+    found, not by a join: expecting one link per update, the planner would hash the whole
+    evidence table for a join (2 ms at 5,000 pieces of evidence, against 0.3 ms)."""
+    links, evidence = StatusUpdateEvidence._meta.db_table, Evidence._meta.db_table
+    among, params = _among(ids, times=1)
+    sql = (
+        f"SELECT l.status_update_id, l.evidence_id FROM {links} l "
+        f"WHERE l.status_update_id {among} "
+        f"ORDER BY (SELECT e.date FROM {evidence} e WHERE e.id = l.evidence_id) DESC, "
+        "l.evidence_id"
+    )
+    return sql, params
+
+
 def update_rows(page: list[dict], request) -> list[dict]:
     """The page's status updates as StatusUpdateSerializer renders them: one query for the
     evidence ids."""
     evidence = defaultdict(list)
-    for update, piece in (
-        StatusUpdateEvidence.objects.filter(status_update_id__in=[row["id"] for row in page])
-        .order_by("-evidence__date", "evidence__id")  # Evidence.Meta.ordering
-        .values_list("status_update_id", "evidence_id")
-    ):
-        evidence[update].append(piece)
+    if page:
+        with connection.cursor() as cursor:
+            cursor.execute(*update_evidence_sql([row["id"] for row in page]))
+            for update, piece in cursor.fetchall():
+                evidence[update].append(piece)
     base = request.build_absolute_uri(reverse("status-update-list"))
     return [
         {
