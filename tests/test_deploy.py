@@ -20,10 +20,14 @@ ROOT = Path(settings.BASE_DIR)
 
 
 def manage(*args, **env):
+    return python("manage.py", *args, **env)
+
+
+def python(*args, **env):
     environment = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECURE_SSL_REDIRECT"}}
     environment.update(env)
     return subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, *args],
         cwd=ROOT,
         env=environment,
         capture_output=True,
@@ -46,11 +50,29 @@ def test_the_deploy_check_passes_with_production_settings():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_production_refuses_to_start_without_a_secret_key():
-    result = manage("check", SECRET_KEY="", DEBUG="0")
+@pytest.mark.parametrize("entry_point", ["config.wsgi", "config.asgi"])
+def test_an_app_server_refuses_to_start_without_a_secret_key(entry_point):
+    result = python("-c", f"import {entry_point}", SECRET_KEY="", DEBUG="0")
 
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_the_deploy_check_fails_without_a_secret_key():
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING", SECRET_KEY="", DEBUG="0", ALLOWED_HOSTS="x"
+    )
+
+    assert result.returncode != 0
+    assert "security.W009" in result.stderr
+
+
+def test_commands_that_sign_nothing_run_without_a_secret_key():
+    # A fresh checkout's schema check, as CI and a packager run it: no DEBUG, no key.
+    result = manage("makemigrations", "--check", "--dry-run", SECRET_KEY="", DEBUG="0")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No changes detected" in result.stdout
 
 
 def test_a_misspelt_boolean_setting_stops_start_up():
