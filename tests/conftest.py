@@ -1,7 +1,10 @@
 from datetime import date
+from io import StringIO
 
 import pytest
+from django.apps import apps
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.test import TransactionTestCase
 from django.utils import translation
 from rest_framework.test import APIClient
@@ -92,3 +95,51 @@ def analyst_api(api, analyst):
 def viewer_api(api, viewer):
     api.force_authenticate(viewer)
     return api
+
+
+def api_token(user) -> str:
+    """A new API token of `user`, made by the command an administrator runs."""
+    out = StringIO()
+    call_command("create_api_token", user.username, stdout=out, stderr=StringIO())
+    return out.getvalue().strip().splitlines()[-1]
+
+
+def app_models(*app_labels: str) -> list:
+    """Every model of the apps, many-to-many link tables included."""
+    return [
+        model
+        for label in app_labels
+        for model in apps.get_app_config(label).get_models(include_auto_created=True)
+    ]
+
+
+def table_rows(model) -> list[tuple]:
+    """Every row of `model`, every column, in a stable order. A many-to-many link table's rows
+    go without their id: a link deleted and made again, or restored, may be numbered afresh."""
+    meta = model._meta
+    if meta.auto_created:
+        columns = [f.attname for f in meta.concrete_fields if not f.primary_key]
+        return list(model.objects.order_by(*columns).values_list(*columns))
+    columns = [f.attname for f in meta.concrete_fields]
+    return list(model.objects.order_by("pk").values_list(*columns))
+
+
+def stored_state(models=None) -> dict:
+    """Every row of `models` (by default every table of the tracker's two apps, which hold
+    all an API or admin write can change), in a form two snapshots can be compared in."""
+    models = app_models("recommendations", "evidence") if models is None else models
+    return {model._meta.label: table_rows(model) for model in models}
+
+
+def empty_inlines(*prefixes: str) -> dict:
+    """The management forms of empty inline formsets, for POSTing an admin change page."""
+    return {
+        f"{prefix}-{name}": count
+        for prefix in prefixes
+        for name, count in (
+            ("TOTAL_FORMS", 0),
+            ("INITIAL_FORMS", 0),
+            ("MIN_NUM_FORMS", 0),
+            ("MAX_NUM_FORMS", 1000),
+        )
+    }

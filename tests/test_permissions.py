@@ -9,28 +9,19 @@ nothing.
 
 from dataclasses import dataclass, field
 from datetime import date
-from io import StringIO
 
 import pytest
 from django.core.cache import cache
-from django.core.management import call_command
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from evidence.choices import Attribution, Reliability, SourceKind
-from evidence.models import Evidence, EvidenceFigure, EvidenceMeasure, Source
-from recommendations.models import (
-    IdempotencyKey,
-    InnovationMechanism,
-    Measure,
-    ReportSnapshot,
-    StatusUpdate,
-)
+from recommendations.models import InnovationMechanism, Measure
 from recommendations.reports.snapshots import save_report
 from recommendations.reports.status import build_status_report
-from tests.conftest import TODAY
+from tests.conftest import TODAY, api_token, empty_inlines, stored_state
 from tests.factories import (
     EvidenceFactory,
     InstitutionFactory,
@@ -205,26 +196,6 @@ def valid_body(name: str, method: str, world: World) -> dict:
     return bodies.get((name, method), {})
 
 
-def stored_state() -> dict:
-    """Everything an API write could change, in a form two snapshots can be compared in."""
-    return {
-        "measures": list(Measure.objects.order_by("pk").values()),
-        "status_updates": StatusUpdate.objects.count(),
-        "sources": list(Source.objects.order_by("pk").values()),
-        "evidence": list(Evidence.objects.order_by("pk").values()),
-        "figures": EvidenceFigure.objects.count(),
-        "measure_links": EvidenceMeasure.objects.count(),
-        "reports": ReportSnapshot.objects.count(),
-        "idempotency_keys": IdempotencyKey.objects.count(),
-    }
-
-
-def api_token(user) -> str:
-    out = StringIO()
-    call_command("create_api_token", user.username, stdout=out, stderr=StringIO())
-    return out.getvalue().strip().splitlines()[-1]
-
-
 # The fixture that makes each signed-in role's user.
 USER_FIXTURES = {"viewer": "viewer", "analyst": "analyst", "superuser": "admin_user"}
 
@@ -299,7 +270,7 @@ def test_anonymous_writing_stays_401_everywhere_when_reading_is_opened(
 
 def measure_change_form(measure: Measure) -> dict:
     """A valid POST of the measure's change page: a new English title, inlines left empty."""
-    data = {
+    return {
         "title_zh": measure.title_zh,
         "title_en": "Retitled in the admin",
         "description_zh": "",
@@ -309,17 +280,8 @@ def measure_change_form(measure: Measure) -> dict:
         "target_date": "",
         "review_every_days": measure.review_every_days,
         "expected_version": measure.version,
+        **empty_inlines("institution_links", "risk_links", "status_updates"),
     }
-    for prefix in ("institution_links", "risk_links", "status_updates"):
-        data.update(
-            {
-                f"{prefix}-TOTAL_FORMS": 0,
-                f"{prefix}-INITIAL_FORMS": 0,
-                f"{prefix}-MIN_NUM_FORMS": 0,
-                f"{prefix}-MAX_NUM_FORMS": 1000,
-            }
-        )
-    return data
 
 
 def open_the_measure_changelist(browser: Client, measure: Measure):

@@ -24,19 +24,28 @@ pytestmark = [
 ]
 
 
+def inject_three_times(load, inject, *, every: float) -> None:
+    """With the load under way, inject a fault (`inject()` describes it) three times, `every`
+    seconds apart, then give the load a second to recover."""
+    time.sleep(1)
+    for _ in range(3):
+        load.fault(inject())
+        time.sleep(every)
+    time.sleep(1)
+
+
 def test_a_worker_killed_under_load_loses_and_duplicates_nothing(
     start_servers, start_load, check_after_faults
 ):
     [server] = start_servers()
 
+    def kill_a_worker() -> str:
+        victim = server.workers()[0]  # a child of our gunicorn master
+        os.kill(victim, signal.SIGKILL)
+        return f"SIGKILL worker {victim}"
+
     with start_load(server) as load:
-        time.sleep(1)
-        for _ in range(3):
-            victim = server.workers()[0]  # a child of our gunicorn master
-            os.kill(victim, signal.SIGKILL)
-            load.fault(f"SIGKILL worker {victim}")
-            time.sleep(1.2)
-        time.sleep(1)
+        inject_three_times(load, kill_a_worker, every=1.2)
 
     check_after_faults(load, server, "1_worker_killed")
 
@@ -46,18 +55,22 @@ def test_database_connections_cut_under_load_lose_and_duplicate_nothing(
 ):
     [server] = start_servers()
 
+    cut = []  # connections cut, per fault
+
     with app.database.connect() as own, start_load(server) as load:
-        time.sleep(1)
-        for _ in range(3):
-            cut = own.execute(
+
+        def cut_the_connections() -> str:
+            terminated = own.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = %s AND pid <> pg_backend_pid()",
                 [app.database.name],
             ).fetchall()
-            load.fault(f"pg_terminate_backend of {len(cut)} connections")
-            time.sleep(0.8)
-        time.sleep(1)
+            cut.append(sum(1 for (done,) in terminated if done))
+            return f"pg_terminate_backend of {cut[-1]} connections"
 
+        inject_three_times(load, cut_the_connections, every=0.8)
+
+    assert sum(cut) > 0, "no connection of the app was open to cut"
     check_after_faults(load, server, "2_connections_terminated")
 
 
