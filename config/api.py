@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, OperationalError
 from django.db.models import F, ProtectedError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, pagination, parsers, renderers, status
@@ -277,6 +278,22 @@ class CursorPagination(pagination.CursorPagination):
         return result
 
 
+class RefuseUnknownFields:
+    """A serializer mixin: a body field the serializer does not know is a 400 naming it, so
+    a misspelt field (`confidense`) is never dropped in silence or left at its default.
+    Read-only fields are known: a body read from the API may be sent back."""
+
+    unknown_field_message = gettext_lazy("Unknown field.")
+
+    def validate(self, attrs):
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise exceptions.ValidationError(
+                {name: [self.unknown_field_message] for name in unknown}
+            )
+        return super().validate(attrs)
+
+
 class StrictFilterBackend(DjangoFilterBackend):
     """django-filter, plus: an unknown query parameter is a 400 naming the ones allowed, so a
     misspelt filter never silently returns everything."""
@@ -340,6 +357,13 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
     """true/false (1/0, yes/no); anything else is a 400, not "no filter"."""
 
     field_class = StrictBooleanField
+
+
+class WholeNumberFilter(django_filters.NumberFilter):
+    """A whole number; 1.5 is a 400, not silently 1 (NumberFilter takes any decimal and the
+    integer column truncates it)."""
+
+    field_class = forms.IntegerField
 
 
 class StrictOrderingFilter(OrderingFilter):

@@ -31,18 +31,26 @@ from .models import (
     Scenario,
     StatusUpdate,
 )
-from .reports.render import EXTENSIONS, FORMATS, LANGUAGES, MEDIA_TYPES
+from .reports.render import FORMATS, LANGUAGES, MEDIA_TYPES
+from .reports.snapshots import LOCALIZED_FORMATS, SNAPSHOT_FILES, STORED_TEXTS, snapshot_filename
+from .selectors import LATEST_FIRST
 from .text import localized
 
+DOWNLOAD_LABELS = {"json": "JSON", "csv": "CSV", "markdown": "Markdown", "html": "HTML"}
+LANGUAGE_LABELS = {"en": "EN", "zh": "中文"}
 BILINGUAL_TITLE_SEARCH = ("key", "title_zh", "title_en", "description_zh", "description_en")
 
 
-def add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
-    """Show a service's ValidationError on the form: on a field the form has, else on top."""
+def add_service_errors(
+    form: forms.BaseForm, error: ValidationError, rename: dict[str, str] | None = None
+) -> None:
+    """Show a service's ValidationError on the form: on a field the form has (the service's
+    name for it mapped through `rename`), else on top."""
     if not hasattr(error, "error_dict"):
         form.add_error(None, error)
         return
     for field, errors in error.error_dict.items():
+        field = (rename or {}).get(field, field)
         form.add_error(field if field in form.fields else None, errors)
 
 
@@ -126,7 +134,7 @@ class StatusHistoryInline(admin.TabularInline):
         "recorded_by",
     )
     readonly_fields = fields
-    ordering = ("-effective_date", "-recorded_at", "-id")
+    ordering = LATEST_FIRST
     extra = 0
     can_delete = False
     show_change_link = True
@@ -174,14 +182,18 @@ class MeasureForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if self.instance.pk:
-            try:
+        try:
+            if not self.instance.pk:
+                starts_on = cleaned.get("history_starts_on")
+                if starts_on:
+                    services.check_history_start(starts_on, today=timezone.localdate())
+            else:
                 # The admin's change view runs in one transaction: the lock holds until saved.
                 services.lock_measure(
                     self.instance.pk, expected_version=cleaned.get("expected_version")
                 )
-            except ValidationError as error:
-                add_service_errors(self, error)
+        except ValidationError as error:
+            add_service_errors(self, error, rename={"starts_on": "history_starts_on"})
         return cleaned
 
 
@@ -404,7 +416,9 @@ class StatusUpdateAdmin(admin.ModelAdmin):
 
     def get_changeform_initial_data(self, request):
         initial = {"effective_date": timezone.localdate(), "confidence": Confidence.MEDIUM}
-        measure = Measure.objects.filter(pk=request.GET.get("measure") or None).first()
+        measure_pk = request.GET.get("measure", "")
+        # A hand-edited ?measure= that is not an id prefills nothing (rather than a 500).
+        measure = Measure.objects.filter(pk=measure_pk).first() if measure_pk.isdigit() else None
         if measure:
             initial.update(measure=measure.pk, expected_version=measure.version)
         return initial
@@ -481,6 +495,7 @@ class ReportSnapshotAdmin(admin.ModelAdmin):
         "downloads",
     )
     list_filter = ("until",)
+    list_select_related = ("generated_by",)
     date_hierarchy = "until"
     fields = (
         "since",
@@ -493,6 +508,11 @@ class ReportSnapshotAdmin(admin.ModelAdmin):
         "preview",
     )
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        # The stored renderings are large: a page of the list reads none of them, and the
+        # change page only the one preview() shows.
+        return super().get_queryset(request).defer(*STORED_TEXTS)
 
     def get_urls(self):
         download = self.admin_site.admin_view(self.download_view)
@@ -511,9 +531,9 @@ class ReportSnapshotAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if fmt not in FORMATS or lang not in LANGUAGES:
             raise Http404
-        name = f"status-report_{snapshot.since}_{snapshot.until}_v{snapshot.version}"
         response = HttpResponse(snapshot.rendering(fmt, lang), content_type=MEDIA_TYPES[fmt])
-        response["Content-Disposition"] = f'attachment; filename="{name}.{EXTENSIONS[fmt]}"'
+        filename = snapshot_filename(snapshot, fmt, lang)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
 
     @admin.display(description=_("SHA-256"))
@@ -524,19 +544,14 @@ class ReportSnapshotAdmin(admin.ModelAdmin):
     def downloads(self, obj):
         links = [
             (
-                label,
                 reverse("admin:recommendations_reportsnapshot_download", args=[obj.pk, fmt, lang]),
+                f"{DOWNLOAD_LABELS[fmt]} {LANGUAGE_LABELS[lang]}"
+                if fmt in LOCALIZED_FORMATS
+                else DOWNLOAD_LABELS[fmt],
             )
-            for label, fmt, lang in (
-                ("JSON", "json", "en"),
-                ("CSV", "csv", "en"),
-                ("Markdown EN", "markdown", "en"),
-                ("Markdown 中文", "markdown", "zh"),
-                ("HTML EN", "html", "en"),
-                ("HTML 中文", "html", "zh"),
-            )
+            for fmt, lang in SNAPSHOT_FILES
         ]
-        return format_html_join(" · ", '<a href="{1}">{0}</a>', links)
+        return format_html_join(" · ", '<a href="{}">{}</a>', links)
 
     @admin.display(description=_("report"))
     def preview(self, obj):

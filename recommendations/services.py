@@ -16,6 +16,7 @@ from evidence.models import StatusUpdateEvidence
 from .choices import Confidence, Status, is_regression
 from .integrity import serialise_history_writes
 from .models import Measure, StatusUpdate
+from .selectors import LATEST_FIRST
 
 # Fields of a measure that people edit; its state fields are derived from history.
 EDITABLE_MEASURE_FIELDS = (
@@ -60,19 +61,18 @@ def state_as_of(measure: Measure, day: date) -> StatusUpdate | None:
     """The entry of `measure`'s history in force on `day` (None before its history starts)."""
     return (
         StatusUpdate.objects.filter(measure=measure, effective_date__lte=day)
-        .order_by("-effective_date", "-recorded_at", "-id")
+        .order_by(*LATEST_FIRST)
         .first()
     )
 
 
 def history_start(measure: Measure) -> date | None:
-    first = (
+    return (
         StatusUpdate.objects.filter(measure=measure)
         .order_by("effective_date")
         .values_list("effective_date", flat=True)
         .first()
     )
-    return first
 
 
 def check_update_allowed(
@@ -239,11 +239,7 @@ def refresh_current_state(measure: Measure, *, latest: StatusUpdate | None = Non
         or measure.status_effective_date is None
         or latest.effective_date < measure.status_effective_date
     ):
-        latest = (
-            StatusUpdate.objects.filter(measure=measure)
-            .order_by("-effective_date", "-recorded_at", "-id")
-            .first()
-        )
+        latest = StatusUpdate.objects.filter(measure=measure).order_by(*LATEST_FIRST).first()
     measure.status = latest.status if latest else Status.NOT_ASSESSED
     measure.progress = latest.progress if latest else None
     measure.status_effective_date = latest.effective_date if latest else None
@@ -255,9 +251,25 @@ def refresh_current_state(measure: Measure, *, latest: StatusUpdate | None = Non
     return measure
 
 
+def check_history_start(starts_on: date, *, today: date) -> None:
+    """Raise ValidationError (key `starts_on`) when a history would start in the future:
+    no update could then ever be recorded, as updates can be neither future nor earlier."""
+    if starts_on > today:
+        raise ValidationError(
+            {
+                "starts_on": _("A history cannot start in the future (today is %(today)s).")
+                % {"today": today.isoformat()}
+            }
+        )
+
+
 @transaction.atomic
-def start_history(*, measure: Measure, starts_on: date, by=None) -> StatusUpdate:
-    """Give a measure with no history its first entry: not assessed, effective `starts_on`."""
+def start_history(
+    *, measure: Measure, starts_on: date, by=None, today: date | None = None
+) -> StatusUpdate:
+    """Give a measure with no history its first entry: not assessed, effective `starts_on`
+    (not after `today`, by default the local date)."""
+    check_history_start(starts_on, today=today or timezone.localdate())
     locked = lock_measure(measure)
     if locked.status_updates.exists():
         raise ValidationError(
@@ -279,14 +291,16 @@ def start_history(*, measure: Measure, starts_on: date, by=None) -> StatusUpdate
 
 
 @transaction.atomic
-def create_measure(*, measure: Measure, starts_on: date, by=None) -> Measure:
+def create_measure(
+    *, measure: Measure, starts_on: date, by=None, today: date | None = None
+) -> Measure:
     """Save a new measure and start its history (not assessed, effective `starts_on`).
 
     Raises ValidationError, writing nothing, when a field breaks a rule.
     """
     measure.full_clean()
     measure.save()
-    start_history(measure=measure, starts_on=starts_on, by=by)
+    start_history(measure=measure, starts_on=starts_on, by=by, today=today)
     return measure
 
 

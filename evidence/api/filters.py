@@ -2,6 +2,7 @@ import django_filters as filters
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from config.api import WholeNumberFilter
 from recommendations.api.filters import measure_by_id_or_code
 from recommendations.models import Risk, Scenario
 
@@ -83,7 +84,7 @@ class EvidenceFilter(filters.FilterSet):
 class SourceFilter(filters.FilterSet):
     kind = filters.ChoiceFilter(choices=SourceKind.choices)
     reliability = filters.ChoiceFilter(choices=Reliability.choices)
-    year = filters.NumberFilter()
+    year = WholeNumberFilter()
 
     class Meta:
         model = Source

@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from config.api import RefuseUnknownFields
 from recommendations.models import InnovationMechanism, Institution, Measure, Risk, Scenario
 
 from ..choices import DatePrecision
@@ -16,7 +17,7 @@ from ..models import (
 )
 
 
-class SourceSerializer(serializers.ModelSerializer):
+class SourceSerializer(RefuseUnknownFields, serializers.ModelSerializer):
     evidence_count = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -131,7 +132,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EvidenceInputSerializer(serializers.ModelSerializer):
+class EvidenceInputSerializer(RefuseUnknownFields, serializers.ModelSerializer):
     """A piece of evidence to create or change. Lists given replace the old ones."""
 
     source = serializers.PrimaryKeyRelatedField(queryset=Source.objects.all())

@@ -5,14 +5,14 @@ import django_filters as filters
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ValidationError
 
-from config.api import BoundedIsoDateTimeFilter, StrictBooleanFilter
+from config.api import BoundedIsoDateTimeFilter, StrictBooleanFilter, WholeNumberFilter
 
 from ..choices import Priority, Status
 from ..models import Institution, Measure, Risk, Scenario, StatusUpdate
 
 
 class MeasureFilter(filters.FilterSet):
-    pillar = filters.NumberFilter(field_name="pillar__number", help_text=_("Pillar number."))
+    pillar = WholeNumberFilter(field_name="pillar__number", help_text=_("Pillar number."))
     status = filters.MultipleChoiceFilter(
         choices=Status.choices,
         method="filter_status",
@@ -58,7 +58,7 @@ class MeasureFilter(filters.FilterSet):
 
 def measure_by_id_or_code(value: str) -> Measure:
     measure = Measure.objects.filter(code=value).first()
-    if measure is None and value.isdigit():
+    if measure is None and value.isascii() and value.isdigit():
         measure = Measure.objects.filter(pk=int(value)).first()
     if measure is None:
         raise ValidationError(
@@ -69,7 +69,7 @@ def measure_by_id_or_code(value: str) -> Measure:
 
 class StatusUpdateFilter(filters.FilterSet):
     measure = filters.CharFilter(method="filter_measure", help_text=_("Measure id or code."))
-    pillar = filters.NumberFilter(field_name="measure__pillar__number")
+    pillar = WholeNumberFilter(field_name="measure__pillar__number")
     status = filters.MultipleChoiceFilter(choices=Status.choices)
     effective_after = filters.DateFilter(field_name="effective_date", lookup_expr="gte")
     effective_before = filters.DateFilter(field_name="effective_date", lookup_expr="lte")

@@ -14,7 +14,7 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import serializers, viewsets
+from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.reverse import reverse
 
@@ -23,7 +23,9 @@ from config.openapi import ERROR_RESPONSES, ERRORS_READ, with_errors
 
 from ..models import ReportSnapshot, StatusUpdate
 from ..reports.render import EXTENSIONS, FORMATS, LANGUAGES, MEDIA_TYPES, render
+from ..reports.snapshots import LOCALIZED_FORMATS, SNAPSHOT_FILES, STORED_TEXTS, snapshot_filename
 from ..reports.status import PERIODS, build_status_report, last_complete_period
+from .views import ReadOnlyViewSet
 
 
 class ReportSnapshotSerializer(serializers.ModelSerializer):
@@ -51,10 +53,12 @@ class ReportSnapshotSerializer(serializers.ModelSerializer):
     def get_downloads(self, snapshot) -> dict[str, str]:
         """Links to each stored file: json, csv, markdown_en, markdown_zh, html_en, html_zh."""
         base = reverse("report-download", args=[snapshot.pk], request=self.context.get("request"))
-        links = {"json": f"{base}?file=json", "csv": f"{base}?file=csv"}
-        for fmt in ("markdown", "html"):
-            for lang in LANGUAGES:
+        links = {}
+        for fmt, lang in SNAPSHOT_FILES:
+            if fmt in LOCALIZED_FORMATS:
                 links[f"{fmt}_{lang}"] = f"{base}?file={fmt}&lang={lang}"
+            else:
+                links[fmt] = f"{base}?file={fmt}"
         return links
 
 
@@ -86,8 +90,6 @@ class PreviewSerializer(FileSerializer):
             raise serializers.ValidationError("Give both since and until, or neither.")
         if since and attrs.get("period"):
             raise serializers.ValidationError("Give since and until, or period, not both.")
-        if since and since >= until:
-            raise serializers.ValidationError({"until": "The period must end after it starts."})
         if not since:
             attrs["since"], attrs["until"] = last_complete_period(
                 attrs.get("period", "quarter"), timezone.localdate()
@@ -139,7 +141,7 @@ FILE_RESPONSES = {
 
 def file_response(text: str, fmt: str, filename: str) -> HttpResponse:
     response = HttpResponse(text, content_type=MEDIA_TYPES[fmt])
-    response["Content-Disposition"] = f'inline; filename="{filename}.{EXTENSIONS[fmt]}"'
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
 
 
@@ -153,14 +155,19 @@ def file_response(text: str, fmt: str, filename: str) -> HttpResponse:
         responses=with_errors(ReportSnapshotDetailSerializer, ERRORS_READ),
     ),
 )
-class ReportSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
+class ReportSnapshotViewSet(ReadOnlyViewSet):
     """Status reports as published: immutable snapshots, newest period first. Publishing a
     period again adds a version; `sha256` is the digest of the JSON exactly as published."""
 
-    queryset = ReportSnapshot.objects.select_related("generated_by")
     filterset_fields = ("since", "until")
     ordering = ("-until", "-since", "-version")
-    write_permissions: dict = {}
+
+    def get_queryset(self):
+        snapshots = ReportSnapshot.objects.select_related("generated_by")
+        if self.action == "list":
+            # The stored renderings are large, and a page of the list shows none of them.
+            return snapshots.defer(*STORED_TEXTS)
+        return snapshots
 
     def get_serializer_class(self):
         return (
@@ -181,11 +188,8 @@ class ReportSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
         params.is_valid(raise_exception=True)
         snapshot = get_object_or_404(ReportSnapshot, pk=pk)
         fmt, lang = params.validated_data["file"], params.validated_data["lang"]
-        name = f"status-report_{snapshot.since}_{snapshot.until}_v{snapshot.version}"
         return file_response(
-            snapshot.rendering(fmt, lang),
-            fmt,
-            name + (f"_{lang}" if fmt in ("markdown", "html") else ""),
+            snapshot.rendering(fmt, lang), fmt, snapshot_filename(snapshot, fmt, lang)
         )
 
     @extend_schema(
@@ -211,5 +215,6 @@ class ReportSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
         data = params.validated_data
         check_preview_size(data["since"], data["until"])
         report = build_status_report(since=data["since"], until=data["until"])
-        name = f"status-report_{data['since']}_{data['until']}_preview"
-        return file_response(render(report, data["file"], data["lang"]), data["file"], name)
+        fmt = data["file"]
+        name = f"status-report_{data['since']}_{data['until']}_preview.{EXTENSIONS[fmt]}"
+        return file_response(render(report, fmt, data["lang"]), fmt, name)

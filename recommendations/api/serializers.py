@@ -1,9 +1,11 @@
 """Shapes of the API. Output serializers read only what the selectors loaded; input serializers
 check shape and type, and leave every rule to the services."""
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.api import RefuseUnknownFields
 from evidence.models import Evidence
 
 from ..choices import Confidence, Priority, Status
@@ -19,6 +21,7 @@ from ..models import (
     Scenario,
     StatusUpdate,
 )
+from ..models.history import NOTE_MAX_LENGTH
 
 
 class ScenarioSerializer(serializers.ModelSerializer):
@@ -162,7 +165,7 @@ class MeasureSerializer(serializers.ModelSerializer):
         return day.isoformat() if day else None
 
 
-class MeasureUpdateInputSerializer(serializers.Serializer):
+class MeasureUpdateInputSerializer(RefuseUnknownFields, serializers.Serializer):
     """The fields of a measure that people edit. `version`, if given, must be current."""
 
     title_zh = serializers.CharField(max_length=255, required=False)
@@ -175,13 +178,7 @@ class MeasureUpdateInputSerializer(serializers.Serializer):
     archived = serializers.BooleanField(required=False)
     version = serializers.IntegerField(required=False, write_only=True)
 
-    def validate(self, attrs):
-        unknown = sorted(set(self.initial_data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError(
-                {name: "This field cannot be changed here." for name in unknown}
-            )
-        return attrs
+    unknown_field_message = _("This field cannot be changed here.")
 
 
 class StatusUpdateSerializer(serializers.ModelSerializer):
@@ -244,12 +241,14 @@ class RecordedStatusUpdateSerializer(StatusUpdateSerializer):
         read_only_fields = fields
 
 
-class StatusUpdateInputSerializer(serializers.Serializer):
+class StatusUpdateInputSerializer(RefuseUnknownFields, serializers.Serializer):
     status = serializers.ChoiceField(choices=Status.choices)
     progress = serializers.IntegerField(allow_null=True, required=False, default=None)
     confidence = serializers.ChoiceField(choices=Confidence.choices, default=Confidence.MEDIUM)
     effective_date = serializers.DateField()
-    note = serializers.CharField(allow_blank=True, required=False, default="", max_length=10000)
+    note = serializers.CharField(
+        allow_blank=True, required=False, default="", max_length=NOTE_MAX_LENGTH
+    )
     evidence = serializers.PrimaryKeyRelatedField(
         queryset=Evidence.objects.all(), many=True, required=False, default=list
     )

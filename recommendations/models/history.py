@@ -10,6 +10,9 @@ from django.utils.translation import gettext_lazy as _
 from ..choices import Confidence, Status
 from .measures import Measure, check_state, state_constraints
 
+# A note says why, in a few paragraphs; longer texts belong in evidence.
+NOTE_MAX_LENGTH = 10_000
+
 
 class StatusUpdate(models.Model):
     """One dated entry in a measure's status history. Rows are appended, never edited: a
@@ -82,5 +85,11 @@ class StatusUpdate(models.Model):
                 )
         elif self.confidence not in Confidence.values:
             errors.setdefault("confidence", _("Say how confident the assessment is."))
+        if len(self.note) > NOTE_MAX_LENGTH:
+            errors.setdefault(
+                "note",
+                _("A note holds at most %(limit)s characters; this one has %(length)s.")
+                % {"limit": NOTE_MAX_LENGTH, "length": len(self.note)},
+            )
         if errors:
             raise ValidationError(errors)

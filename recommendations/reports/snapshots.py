@@ -7,8 +7,32 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from ..models import ReportSnapshot
-from .render import render_csv, render_html, render_json, render_markdown
+from .render import EXTENSIONS, render_csv, render_html, render_json, render_markdown
 from .status import StatusReport
+
+# The files a snapshot stores, as (format, language). JSON and CSV are language-neutral:
+# their one file is listed under "en".
+SNAPSHOT_FILES = (
+    ("json", "en"),
+    ("csv", "en"),
+    ("markdown", "en"),
+    ("markdown", "zh"),
+    ("html", "en"),
+    ("html", "zh"),
+)
+LOCALIZED_FORMATS = ("markdown", "html")
+# The columns that hold a snapshot's published texts: lists leave them unread.
+STORED_TEXTS = ("report_json", "markdown_en", "markdown_zh", "html_en", "html_zh", "csv")
+
+
+def snapshot_filename(snapshot: ReportSnapshot, fmt: str, lang: str = "en") -> str:
+    """The download name of a snapshot's file, the language named when the format has two:
+    status-report_2026-03-31_2026-06-30_v2_zh.md, status-report_2026-03-31_2026-06-30_v2.json.
+    """
+    name = f"status-report_{snapshot.since}_{snapshot.until}_v{snapshot.version}"
+    if fmt in LOCALIZED_FORMATS:
+        name += f"_{lang}"
+    return f"{name}.{EXTENSIONS[fmt]}"
 
 
 def latest_snapshot(*, since: date, until: date) -> ReportSnapshot | None:

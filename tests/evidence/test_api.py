@@ -585,7 +585,9 @@ def test_sources_ordered_by_year_put_undated_ones_last(analyst_api):
     assert listed(descending) == [new.pk, old.pk, undated.pk]
 
 
-@pytest.mark.parametrize("params", [{"kind": "blog"}, {"year": "recent"}, {"author": "IMF"}])
+@pytest.mark.parametrize(
+    "params", [{"kind": "blog"}, {"year": "recent"}, {"year": "2020.5"}, {"author": "IMF"}]
+)
 def test_a_bad_source_filter_is_400_naming_it(analyst_api, params):
     response = analyst_api.get(SOURCE_LIST, params)
 

@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from recommendations.choices import Status
 from recommendations.models import IdempotencyKey, Measure, ReportSnapshot, StatusUpdate
+from tests.conftest import empty_inlines
 from tests.factories import EvidenceFactory, MeasureFactory
 
 pytestmark = pytest.mark.django_db
@@ -196,7 +197,7 @@ def test_editing_a_measure_in_the_admin_bumps_its_version(analyst_client):
         **{k: v for k, v in form.initial.items() if v is not None},
         "title_en": "New",
         "scenarios": [],
-        **management_forms(),
+        **empty_inlines("institution_links", "risk_links", "status_updates"),
     }
 
     response = analyst_client.post(url, data)
@@ -214,7 +215,7 @@ def test_editing_a_measure_with_a_stale_form_writes_nothing(analyst_client):
         **{k: v for k, v in form.initial.items() if v is not None},
         "title_en": "Mine",
         "scenarios": [],
-        **management_forms(),
+        **empty_inlines("institution_links", "risk_links", "status_updates"),
     }
     post_update(analyst_client, measure, expected_version=1)
 
@@ -237,7 +238,7 @@ def test_a_superuser_adds_a_measure_whose_history_starts_on_the_given_date(admin
         "history_starts_on": "2026-01-05",
         "priority": "",
         "review_every_days": 90,
-        **management_forms(),
+        **empty_inlines("institution_links", "risk_links", "status_updates"),
     }
 
     response = admin_client.post(reverse("admin:recommendations_measure_add"), data)
@@ -247,6 +248,36 @@ def test_a_superuser_adds_a_measure_whose_history_starts_on_the_given_date(admin
     assert list(measure.status_updates.values_list("status", "effective_date")) == [
         (Status.NOT_ASSESSED, date(2026, 1, 5))
     ]
+
+
+def test_the_admin_refuses_a_history_starting_in_the_future(admin_client):
+    pillar = MeasureFactory().pillar
+    data = {
+        "pillar": pillar.pk,
+        "code": "9.9",
+        "title_zh": "新措施",
+        "title_en": "New measure",
+        "history_starts_on": "2999-01-01",
+        "priority": "",
+        "review_every_days": 90,
+        **empty_inlines("institution_links", "risk_links", "status_updates"),
+    }
+
+    response = admin_client.post(reverse("admin:recommendations_measure_add"), data)
+
+    assert response.status_code == 200
+    assert "cannot start in the future" in str(response.context["adminform"].form.errors)
+    assert not Measure.objects.filter(code="9.9").exists()
+
+
+@pytest.mark.parametrize("measure_param", ["abc", "1.5", "999999"])
+def test_a_bad_measure_in_the_add_link_prefills_nothing(analyst_client, measure_param):
+    MeasureFactory()
+
+    page = analyst_client.get(f"{record_url()}?measure={measure_param}")
+
+    assert page.status_code == 200
+    assert page.context["adminform"].form.initial.get("measure") is None
 
 
 def test_measures_cannot_be_deleted_in_the_admin_but_can_be_archived(admin_client):
@@ -275,18 +306,3 @@ def test_the_admin_speaks_chinese_to_a_chinese_browser(admin_client):
     assert "推广隐私计算技术" in content
     assert "措施" in content  # the model's name, translated
     assert "Promote privacy computing" not in content
-
-
-def management_forms() -> dict:
-    """Empty inline formsets of the measure page (institutions, risks)."""
-    data = {}
-    for prefix in ("institution_links", "risk_links", "status_updates"):
-        data.update(
-            {
-                f"{prefix}-TOTAL_FORMS": 0,
-                f"{prefix}-INITIAL_FORMS": 0,
-                f"{prefix}-MIN_NUM_FORMS": 0,
-                f"{prefix}-MAX_NUM_FORMS": 1000,
-            }
-        )
-    return data

@@ -7,7 +7,13 @@ from django.utils import timezone
 from evidence.models import EvidenceMeasure
 from recommendations import services
 from recommendations.choices import Status
-from recommendations.models import Measure, MeasureInstitution, MeasureRisk, StatusUpdate
+from recommendations.models import (
+    Measure,
+    MeasureInstitution,
+    MeasureRisk,
+    ReportSnapshot,
+    StatusUpdate,
+)
 from tests.conftest import TODAY
 from tests.factories import (
     EvidenceFactory,
@@ -185,6 +191,7 @@ def test_updated_since_lists_measures_changed_since(analyst_api):
         ({"colour": "red"}, "colour"),
         ({"page_size": "0"}, "page_size"),
         ({"page_size": "many"}, "page_size"),
+        ({"pillar": "1.5"}, "pillar"),
     ],
     ids=lambda value: str(value),
 )
@@ -481,6 +488,17 @@ def test_a_stale_version_in_a_status_update_body_is_a_400(analyst_api):
     assert "has changed since you loaded it" in response.json()["version"][0]
 
 
+@pytest.mark.parametrize("misspelt", ["confidense", "notes", "evidences"])
+def test_a_status_update_with_an_unknown_field_is_a_400_naming_it(analyst_api, misspelt):
+    measure = MeasureFactory()
+
+    response = post_update(analyst_api, measure, **{misspelt: "high"})
+
+    assert response.status_code == 400
+    assert response.json() == {misspelt: ["Unknown field."]}
+    assert measure.status_updates.count() == 1  # its first, not_assessed entry
+
+
 def test_a_status_update_for_an_unknown_measure_is_a_404(analyst_api):
     response = analyst_api.post(
         reverse("measure-status-updates", args=[999999]),
@@ -648,8 +666,24 @@ def test_the_feed_takes_a_measure_by_id_and_refuses_an_unknown_one(analyst_api):
     by_id = analyst_api.get(reverse("status-update-list"), {"measure": measure.pk})
     unknown = analyst_api.get(reverse("status-update-list"), {"measure": "9.9"})
 
+    # Its id in another script's digits (Arabic-Indic, which Python's int reads) names nothing.
+    arabic = str(measure.pk).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    other_digits = analyst_api.get(reverse("status-update-list"), {"measure": arabic})
+
     assert [r["measure"] for r in by_id.json()["results"]] == [measure.pk]
     assert unknown.status_code == 400
+    assert other_digits.status_code == 400
+    assert list(other_digits.json()) == ["measure"]
+
+
+@pytest.mark.parametrize("value", ["1.5", "one"])
+def test_the_feed_refuses_a_pillar_that_is_not_a_whole_number(analyst_api, value):
+    record(MeasureFactory(pillar=PillarFactory(number=1)), Status.PLANNED, 10, date(2026, 1, 1))
+
+    response = analyst_api.get(reverse("status-update-list"), {"pillar": value})
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["pillar"]
 
 
 def test_the_feed_filters_by_recording_time(analyst_api):
@@ -900,3 +934,90 @@ def test_pillars_and_risks_run_a_fixed_number_of_queries(
         response = analyst_api.get(reverse(name))
 
     assert response.status_code == 200
+
+
+# Published reports
+
+
+def snapshot(version=2):
+    files = {
+        "report_json": "{}",
+        "csv": "code,pillar",
+        "markdown_en": "# en",
+        "markdown_zh": "# zh",
+        "html_en": "<p>en</p>",
+        "html_zh": "<p>zh</p>",
+    }
+    return ReportSnapshot.objects.create(
+        since=date(2026, 3, 31),
+        until=date(2026, 6, 30),
+        version=version,
+        sha256=ReportSnapshot.digest(files["report_json"]),
+        **files,
+    )
+
+
+def test_a_snapshot_links_to_each_of_its_files(analyst_api):
+    shot = snapshot()
+    base = f"http://testserver{reverse('report-download', args=[shot.pk])}"
+
+    listed = analyst_api.get(reverse("report-list")).json()["results"]
+
+    assert listed[0]["downloads"] == {
+        "json": f"{base}?file=json",
+        "csv": f"{base}?file=csv",
+        "markdown_en": f"{base}?file=markdown&lang=en",
+        "markdown_zh": f"{base}?file=markdown&lang=zh",
+        "html_en": f"{base}?file=html&lang=en",
+        "html_zh": f"{base}?file=html&lang=zh",
+    }
+
+
+@pytest.mark.parametrize(
+    ("params", "body", "filename"),
+    [
+        ({}, "{}", "status-report_2026-03-31_2026-06-30_v2.json"),
+        (
+            {"file": "csv", "lang": "zh"},
+            "code,pillar",
+            "status-report_2026-03-31_2026-06-30_v2.csv",
+        ),
+        (
+            {"file": "markdown", "lang": "zh"},
+            "# zh",
+            "status-report_2026-03-31_2026-06-30_v2_zh.md",
+        ),
+        ({"file": "html"}, "<p>en</p>", "status-report_2026-03-31_2026-06-30_v2_en.html"),
+    ],
+)
+def test_a_snapshot_file_is_downloaded_under_its_name(analyst_api, params, body, filename):
+    shot = snapshot()
+
+    response = analyst_api.get(reverse("report-download", args=[shot.pk]), params)
+
+    assert response.content.decode() == body
+    assert response["Content-Disposition"] == f'inline; filename="{filename}"'
+
+
+def test_the_report_list_reads_no_stored_file(analyst_api, django_assert_num_queries):
+    snapshot()
+    snapshot(version=3)
+
+    # One query for the count, one for the page with its authors: no rendering among them.
+    with django_assert_num_queries(2) as queries:
+        response = analyst_api.get(reverse("report-list"))
+
+    assert [row["version"] for row in response.json()["results"]] == [3, 2]
+    page = queries.captured_queries[-1]["sql"]
+    assert "sha256" in page
+    assert not any(column in page for column in ("report_json", "html_en", "markdown_zh"))
+
+
+@pytest.mark.parametrize("since", ["2026-06-30", "2026-07-31"])
+def test_a_preview_of_a_period_that_does_not_move_forward_is_a_400(analyst_api, since):
+    params = {"since": since, "until": "2026-06-30"}
+
+    response = analyst_api.get(reverse("report-preview"), params)
+
+    assert response.status_code == 400
+    assert response.json() == {"until": ["The period must end after it starts."]}

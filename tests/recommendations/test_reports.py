@@ -25,6 +25,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -612,6 +613,51 @@ def test_the_admin_lists_shows_and_downloads_snapshots(report, viewer_client):
     assert page.status_code == 200 and "<iframe sandbox" in page.content.decode()
     assert download["Content-Disposition"].startswith("attachment;")
     assert download.content.decode() == snapshot.csv
+
+
+def test_the_admin_downloads_each_language_under_its_own_name(report, viewer_client):
+    snapshot, _ = save_report(report=report)
+
+    def download(fmt, lang):
+        url = reverse(
+            "admin:recommendations_reportsnapshot_download", args=[snapshot.pk, fmt, lang]
+        )
+        return viewer_client.get(url)
+
+    english, chinese = download("markdown", "en"), download("markdown", "zh")
+    json_file = download("json", "en")
+
+    stem = f"status-report_{snapshot.since}_{snapshot.until}_v1"
+    assert english["Content-Disposition"] == f'attachment; filename="{stem}_en.md"'
+    assert chinese["Content-Disposition"] == f'attachment; filename="{stem}_zh.md"'
+    assert chinese.content.decode() == snapshot.markdown_zh
+    assert json_file["Content-Disposition"] == f'attachment; filename="{stem}.json"'
+
+
+def test_the_admin_lists_snapshots_in_a_fixed_number_of_queries(
+    report, viewer_client, django_user_model
+):
+    url = reverse("admin:recommendations_reportsnapshot_changelist")
+
+    def publish(count):
+        for n in range(count):
+            author = django_user_model.objects.create(username=f"publisher{count}_{n}")
+            save_report(report=report, by=author, force=True)
+
+    publish(1)
+    with CaptureQueriesContext(connection) as few:
+        viewer_client.get(url)
+    publish(4)
+    with CaptureQueriesContext(connection) as many:
+        listing = viewer_client.get(url)
+
+    assert len(listing.context["cl"].result_list) == 5
+    assert len(many) == len(few)
+    reads = [
+        q["sql"] for q in many.captured_queries if "recommendations_reportsnapshot" in q["sql"]
+    ]
+    assert reads and not any("html_en" in sql for sql in reads)  # the renderings stay unread
+    assert listing.content.decode().count("/download/") == 5 * 6
 
 
 def test_the_admin_cannot_change_or_delete_snapshots(report, admin_client):

@@ -41,6 +41,16 @@ def test_a_new_measure_starts_its_history_not_assessed():
     assert state(measure) == (Status.NOT_ASSESSED, None, date(2025, 4, 15), 1)
 
 
+def test_a_history_cannot_start_in_the_future():
+    measure = Measure(pillar=MeasureFactory().pillar, code="9.9", title_zh="新", title_en="New")
+
+    with pytest.raises(ValidationError) as error:
+        services.create_measure(measure=measure, starts_on=date(2026, 7, 1), today=TODAY)
+
+    assert "cannot start in the future" in str(error.value.message_dict["starts_on"])
+    assert not Measure.objects.filter(code="9.9").exists()
+
+
 def test_recording_an_update_refreshes_the_current_state_and_bumps_the_version(analyst):
     measure = MeasureFactory()
 
@@ -336,3 +346,17 @@ def test_a_measure_with_history_cannot_be_deleted():
         measure.delete()
 
     assert StatusUpdate.objects.filter(measure=measure).exists()
+
+
+def test_a_note_longer_than_the_limit_is_refused_and_nothing_is_written():
+    from recommendations.models.history import NOTE_MAX_LENGTH
+
+    measure = MeasureFactory()
+    record(measure, status=Status.PLANNED, progress=10, note="x" * NOTE_MAX_LENGTH)
+
+    with pytest.raises(ValidationError) as refused:
+        record(measure, status=Status.IN_PROGRESS, progress=20, note="x" * (NOTE_MAX_LENGTH + 1))
+
+    assert "at most 10000 characters" in refused.value.message_dict["note"][0]
+    assert state(measure)[:2] == (Status.PLANNED, 10)
+    assert measure.status_updates.count() == 2
