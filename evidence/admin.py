@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
+from config.admin_widgets import SafeAutocomplete
 from recommendations.text import localized
 
 from .models import (
@@ -37,7 +38,7 @@ class FigureInline(admin.TabularInline):
     extra = 0
 
 
-class LinkInline(admin.TabularInline):
+class LinkInline(SafeAutocomplete, admin.TabularInline):
     extra = 0
 
 
@@ -62,7 +63,7 @@ class InnovationLinkInline(LinkInline):
 
 
 @admin.register(Evidence)
-class EvidenceAdmin(admin.ModelAdmin):
+class EvidenceAdmin(SafeAutocomplete, admin.ModelAdmin):
     list_display = ("claim", "source", "attribution", "date", "location", "figure_count")
     list_filter = (
         "attribution",

@@ -3,7 +3,6 @@ status history is read-only: a new entry goes through services.record_status_upd
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.widgets import AutocompleteSelectMultiple
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import Http404, HttpResponse, HttpResponseRedirect
@@ -13,6 +12,7 @@ from django.utils import timezone, translation
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from config.admin_widgets import SafeAutocomplete, SafeAutocompleteSelectMultiple
 from evidence.models import Evidence, StatusUpdateEvidence
 
 from . import services
@@ -106,13 +106,13 @@ class InstitutionAdmin(admin.ModelAdmin):
     search_fields = ("key", "name_zh", "name_en")
 
 
-class MeasureInstitutionInline(admin.TabularInline):
+class MeasureInstitutionInline(SafeAutocomplete, admin.TabularInline):
     model = MeasureInstitution
     extra = 0
     autocomplete_fields = ("institution",)
 
 
-class MeasureRiskInline(admin.TabularInline):
+class MeasureRiskInline(SafeAutocomplete, admin.TabularInline):
     model = MeasureRisk
     extra = 0
     autocomplete_fields = ("risk",)
@@ -198,7 +198,7 @@ class MeasureForm(forms.ModelForm):
 
 
 @admin.register(Measure)
-class MeasureAdmin(LocalizedTitleMixin, admin.ModelAdmin):
+class MeasureAdmin(SafeAutocomplete, LocalizedTitleMixin, admin.ModelAdmin):
     form = MeasureForm
     list_display = (
         "code",
@@ -323,7 +323,7 @@ class StatusUpdateForm(forms.ModelForm):
         queryset=Evidence.objects.all(),
         required=False,
         label=_("evidence"),
-        widget=AutocompleteSelectMultiple(
+        widget=SafeAutocompleteSelectMultiple(
             StatusUpdateEvidence._meta.get_field("evidence"), admin.site
         ),
     )
@@ -363,7 +363,7 @@ class StatusUpdateForm(forms.ModelForm):
 
 
 @admin.register(StatusUpdate)
-class StatusUpdateAdmin(admin.ModelAdmin):
+class StatusUpdateAdmin(SafeAutocomplete, admin.ModelAdmin):
     """All status history. Entries are added here and never changed or deleted."""
 
     form = StatusUpdateForm

@@ -280,6 +280,28 @@ def test_a_bad_measure_in_the_add_link_prefills_nothing(analyst_client, measure_
     assert page.context["adminform"].form.initial.get("measure") is None
 
 
+@pytest.mark.parametrize(
+    ("field", "value"), [("measure", "abc"), ("evidence", "abc"), ("evidence", ["1.5", "x"])]
+)
+def test_a_hand_made_post_with_an_unparsable_choice_is_a_form_error(analyst_client, field, value):
+    measure = MeasureFactory()
+    data = {
+        "measure": measure.pk,
+        "status": Status.PLANNED,
+        "progress": 10,
+        "confidence": "high",
+        "effective_date": "2026-01-10",
+        "expected_version": measure.version,
+        field: value,
+    }
+
+    response = analyst_client.post(record_url(), data)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors[field]
+    assert measure.status_updates.count() == 1
+
+
 def test_measures_cannot_be_deleted_in_the_admin_but_can_be_archived(admin_client):
     measure = MeasureFactory()
     changelist = reverse("admin:recommendations_measure_changelist")
