@@ -118,10 +118,24 @@ class MeasureRiskInline(SafeAutocomplete, admin.TabularInline):
     autocomplete_fields = ("risk",)
 
 
+# A measure's page shows this many history entries; the rest are a link away.
+HISTORY_SHOWN = 50
+
+
+class LatestHistoryFormSet(forms.BaseInlineFormSet):
+    """The latest HISTORY_SHOWN entries only: a measure may have thousands."""
+
+    def get_queryset(self):
+        if not hasattr(self, "_latest"):
+            self._latest = super().get_queryset()[:HISTORY_SHOWN]
+        return self._latest
+
+
 class StatusHistoryInline(admin.TabularInline):
-    """A measure's history, latest first, read-only."""
+    """A measure's latest history entries, latest first, read-only."""
 
     model = StatusUpdate
+    formset = LatestHistoryFormSet
     verbose_name_plural = _("status history (latest first)")
     fields = (
         "effective_date",
@@ -222,6 +236,7 @@ class MeasureAdmin(SafeAutocomplete, LocalizedTitleMixin, admin.ModelAdmin):
         "version",
         "created_at",
         "updated_at",
+        "full_history",
     )
     inlines = [MeasureInstitutionInline, MeasureRiskInline, StatusHistoryInline]
     actions = ["archive", "restore"]
@@ -251,6 +266,7 @@ class MeasureAdmin(SafeAutocomplete, LocalizedTitleMixin, admin.ModelAdmin):
                     "version",
                     "created_at",
                     "updated_at",
+                    "full_history",
                     "expected_version",
                 ),
             },
@@ -285,6 +301,18 @@ class MeasureAdmin(SafeAutocomplete, LocalizedTitleMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # every measure has a history: archive it instead
+
+    @admin.display(description=_("status history"))
+    def full_history(self, obj):
+        count = obj.status_updates.count()
+        url = reverse("admin:recommendations_statusupdate_changelist")
+        return format_html(
+            '<a href="{}?measure__id__exact={}">{}</a>',
+            url,
+            obj.pk,
+            _("All %(count)s entries (this page shows the latest %(shown)s)")
+            % {"count": count, "shown": min(count, HISTORY_SHOWN)},
+        )
 
     def save_model(self, request, obj, form, change):
         if not change:

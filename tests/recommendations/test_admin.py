@@ -88,6 +88,34 @@ def test_a_measure_page_shows_its_history_latest_first(analyst_client):
     assert "Record a status update" in page.content.decode()
 
 
+def test_a_long_history_shows_its_latest_entries_and_links_to_all(analyst_client):
+    from datetime import timedelta
+
+    from recommendations import services
+    from recommendations.admin import HISTORY_SHOWN
+
+    measure = MeasureFactory(starts_on=date(2025, 4, 15))
+    for day in range(HISTORY_SHOWN + 5):
+        services.record_status_update(
+            measure=measure,
+            status=Status.IN_PROGRESS,
+            progress=day,
+            effective_date=date(2026, 1, 1) + timedelta(days=day),
+            by=None,
+            today=date(2026, 6, 30),
+        )
+
+    page = analyst_client.get(reverse("admin:recommendations_measure_change", args=[measure.pk]))
+
+    shown = [form.instance for form in page.context["inline_admin_formsets"][-1].formset.forms]
+    assert len(shown) == HISTORY_SHOWN
+    assert shown[0].progress == HISTORY_SHOWN + 4  # the latest first
+    link = reverse("admin:recommendations_statusupdate_changelist")
+    assert f'{link}?measure__id__exact={measure.pk}">All 56 entries' in page.content.decode()
+    listing = analyst_client.get(f"{link}?measure__id__exact={measure.pk}")
+    assert listing.context["cl"].result_count == HISTORY_SHOWN + 6
+
+
 def test_an_analyst_records_an_update_through_the_admin(analyst_client, analyst):
     measure = MeasureFactory()
     proof = EvidenceFactory()
