@@ -82,7 +82,8 @@ class EvidenceViewSet(WritableViewSet):
         return Response(
             body,
             status=status.HTTP_200_OK if instance else status.HTTP_201_CREATED,
-            headers={} if instance else {"Location": body["url"]},
+            # A plain str: DRF's Hyperlink is a str subclass that WSGI servers refuse.
+            headers={} if instance else {"Location": str(body["url"])},
         )
 
 

@@ -199,7 +199,8 @@ class MeasureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             status=201,
             headers={
                 "ETag": etag(update.measure.version),
-                "Location": body["url"],
+                # A plain str: DRF's Hyperlink is a str subclass that WSGI servers refuse.
+                "Location": str(body["url"]),
             },
         )
 

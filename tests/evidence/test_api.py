@@ -658,6 +658,7 @@ def test_analyst_creates_evidence_with_figures_institutions_and_links(analyst_ap
     assert response.status_code == 201, response.content
     evidence = Evidence.objects.get()
     assert response["Location"] == f"http://testserver/api/v1/evidence/{evidence.pk}/"
+    assert type(response.headers["Location"]) is str  # WSGI servers refuse str subclasses
     assert response.json()["id"] == evidence.pk
     assert response.json()["measures"] == [{"measure": "3.1", "stance": "supports"}]
     assert (evidence.key, evidence.source, evidence.date) == (
@@ -973,6 +974,7 @@ def test_analyst_creates_a_source(analyst_api):
     assert response.json()["id"] == source.pk
     assert response.json()["evidence_count"] == 0
     assert response["Location"].endswith(f"/api/v1/sources/{source.pk}/")
+    assert type(response.headers["Location"]) is str
 
 
 def test_put_replaces_a_source(analyst_api):

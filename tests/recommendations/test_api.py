@@ -385,6 +385,7 @@ def test_an_analyst_records_a_status_update(analyst_api, analyst):
     assert response.status_code == 201
     assert response["ETag"] == '"2"'
     assert response["Location"] == body["url"]
+    assert type(response.headers["Location"]) is str  # WSGI servers refuse str subclasses
     assert {
         k: body[k]
         for k in (
