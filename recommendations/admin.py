@@ -562,6 +562,7 @@ class ReportSnapshotAdmin(admin.ModelAdmin):
         response = HttpResponse(snapshot.rendering(fmt, lang), content_type=MEDIA_TYPES[fmt])
         filename = snapshot_filename(snapshot, fmt, lang)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        response["Content-Security-Policy"] = "sandbox"
         return response
 
     @admin.display(description=_("SHA-256"))

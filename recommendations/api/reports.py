@@ -142,6 +142,8 @@ FILE_RESPONSES = {
 def file_response(text: str, fmt: str, filename: str) -> HttpResponse:
     response = HttpResponse(text, content_type=MEDIA_TYPES[fmt])
     response["Content-Disposition"] = f'inline; filename="{filename}"'
+    # A stored rendering runs no script and reaches nothing on this origin, even if opened.
+    response["Content-Security-Policy"] = "sandbox"
     return response
 
 

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from dataclasses import fields
 
 import orjson
@@ -67,10 +68,10 @@ def render_csv(report: StatusReport) -> str:
     for m in report.measures:
         writer.writerow(
             [
-                m.measure,
+                csv_text(m.measure),
                 m.pillar,
-                m.title_zh,
-                m.title_en,
+                csv_text(m.title_zh),
+                csv_text(m.title_en),
                 m.status_since or "",
                 blank(m.progress_since),
                 m.status_until,
@@ -86,8 +87,41 @@ def blank(value) -> str:
     return "" if value is None else str(value)
 
 
+# OWASP's CSV injection rule: a cell a spreadsheet would read as a formula gets a leading quote.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: str) -> str:
+    """A stored text as a CSV cell that no spreadsheet runs as a formula."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+# Characters that can start Markdown or HTML structure anywhere in a line.
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|!~&])")
+# What can open a block at the start of a line: a list, quote, heading underline or rule.
+MARKDOWN_LINE_START = re.compile(r"^([-+=]|\d{1,9}[.)])")
+
+
+def md(value: str, *, indent: int | None = None) -> str:
+    """A stored text (a note, a title, a claim) as Markdown that shows it literally: it can
+    add no heading, list, link, table cell or HTML. With `indent`, its lines stay inside the
+    list item whose text starts at that column; without, it is one line."""
+    lines = [MARKDOWN_SPECIAL.sub(r"\\\1", line.strip()) for line in value.splitlines()]
+    lines = [line for line in lines if line]
+    if indent is None:
+        return " ".join(lines)
+    # Every line but the first starts a line of the document: it must open no block.
+    lines[1:] = [
+        MARKDOWN_LINE_START.sub(lambda m: m.group(1)[:-1] + "\\" + m.group(1)[-1], line)
+        for line in lines[1:]
+    ]
+    # A backslash at a line's end is a hard line break: the note keeps its lines.
+    return ("\\\n" + " " * indent).join(lines)
+
+
 def title(item, lang: str) -> str:
-    return item.title_zh if lang == "zh" else item.title_en
+    """The item's title in `lang`, escaped for Markdown (the HTML template escapes its own)."""
+    return md(item.title_zh if lang == "zh" else item.title_en)
 
 
 def label(status: str | None) -> str:
@@ -169,21 +203,22 @@ def _markdown(report: StatusReport, lang: str):
                 else ""
             )
             yield (
-                f"- **{c.measure}** {title(c, lang)} — {c.effective_date.isoformat()}: "
+                f"- **{md(c.measure)}** {title(c, lang)} — {c.effective_date.isoformat()}: "
                 f"{label(c.from_status)} → {label(c.to_status)}, "
                 f"{percent(c.from_progress)} → {percent(c.to_progress)}{late}"
             )
             if c.note:
-                yield f"  - {note_word}: {c.note}"
+                yield f"  - {note_word}: {md(c.note, indent=4)}"
             for e in c.evidence:
-                yield f"  - {evidence_word}: {e['claim_zh'] if lang == 'zh' else e['claim_en']}"
+                claim = e["claim_zh"] if lang == "zh" else e["claim_en"]
+                yield f"  - {evidence_word}: {md(claim, indent=4)}"
         yield ""
     sections = [
         (
             _("Newly implemented"),
             report.newly_implemented,
             lambda m: (
-                f"**{m.measure}** {title(m, lang)} ({label(m.status_since)} → "
+                f"**{md(m.measure)}** {title(m, lang)} ({label(m.status_since)} → "
                 f"{label(m.status_until)})"
             ),
         ),
@@ -191,24 +226,24 @@ def _markdown(report: StatusReport, lang: str):
             _("Regressions"),
             report.regressions,
             lambda c: (
-                f"**{c.measure}** {title(c, lang)} — {c.effective_date.isoformat()}: "
-                f"{label(c.from_status)} → {label(c.to_status)}. {c.note}"
+                f"**{md(c.measure)}** {title(c, lang)} — {c.effective_date.isoformat()}: "
+                f"{label(c.from_status)} → {label(c.to_status)}. {md(c.note, indent=2)}"
             ),
         ),
         (
             _("Stalled or abandoned"),
             report.stalled,
             lambda s: (
-                f"**{s.measure}** {title(s, lang)} — {label(s.status)} "
+                f"**{md(s.measure)}** {title(s, lang)} — {label(s.status)} "
                 + _("since %(day)s") % {"day": s.since_date.isoformat()}
-                + (f". {s.note}" if s.note else "")
+                + (f". {md(s.note, indent=2)}" if s.note else "")
             ),
         ),
         (
             _("Reassessment due"),
             report.reassessment_due,
             lambda r: (
-                f"**{r.measure}** {title(r, lang)} — "
+                f"**{md(r.measure)}** {title(r, lang)} — "
                 + (_("never assessed") + ", " if r.never_assessed else "")
                 + _("last update %(day)s, %(days)s days ago (review every %(every)s days)")
                 % {
@@ -222,7 +257,7 @@ def _markdown(report: StatusReport, lang: str):
             _("Overdue"),
             report.overdue,
             lambda d: (
-                f"**{d.measure}** {title(d, lang)} — "
+                f"**{md(d.measure)}** {title(d, lang)} — "
                 + _("target %(day)s, %(days)s days overdue, %(status)s at %(progress)s")
                 % {
                     "day": d.target_date.isoformat(),
@@ -251,7 +286,7 @@ def _markdown(report: StatusReport, lang: str):
         yield ""
         yield from (
             [
-                f"- **{m.measure}** {title(m, lang)}: {label(m.status)}, {percent(m.progress)}"
+                f"- **{md(m.measure)}** {title(m, lang)}: {label(m.status)}, {percent(m.progress)}"
                 for m in r.measures
             ]
             or [_("No measure mitigates this risk.")]
@@ -286,7 +321,7 @@ def render_html(report: StatusReport, lang: str = "en") -> str:
                 "pillar_rows": [
                     {
                         "pillar": p,
-                        "title": title(p, lang),
+                        "title": p.title_zh if lang == "zh" else p.title_en,
                         "active": sum(
                             p.until.by_status[s]
                             for s in ("in_progress", "partially_implemented", "implemented")

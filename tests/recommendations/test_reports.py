@@ -28,6 +28,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from markdown_it import MarkdownIt
 from rest_framework.test import APIClient
 
 from evidence.choices import SourceKind
@@ -356,6 +357,51 @@ def test_the_markdown_reads_in_either_language(report, lang, heading):
     assert "**1.2**" in text and "Funding cut; re-planning." in text
 
 
+HOSTILE = {
+    "title": '=HYPERLINK("http://evil.example","x")',
+    "note": "Fine.\n## Injected heading\n<script>alert(1)</script>\n<img src=x onerror=alert(1)>"
+    "\n- fake item\n1. fake step\n[link](http://evil.example) | cell | `code` **bold**",
+}
+
+
+@pytest.fixture
+def hostile_report(history):
+    measure = history["1.1"]
+    services.update_measure(measure=measure, changes={"title_en": HOSTILE["title"]})
+    record(measure, Status.IN_PROGRESS, 60, date(2026, 9, 10), note=HOSTILE["note"])
+    record(history["1.3"], Status.ABANDONED, 10, date(2026, 9, 12), note=HOSTILE["note"])
+    return build_status_report(since=SINCE, until=UNTIL)
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralised(hostile_report):
+    rows = list(csv.DictReader(io.StringIO(render_csv(hostile_report))))
+
+    title = next(row["title_en"] for row in rows if row["code"] == "1.1")
+    assert title == "'" + HOSTILE["title"]
+    texts = [row[name] for row in rows for name in ("code", "title_zh", "title_en")]
+    assert not [text for text in texts if text.startswith(("=", "+", "-", "@", "\t", "\r"))]
+
+
+def test_a_note_adds_no_structure_or_html_to_the_published_markdown(hostile_report):
+    html = MarkdownIt("commonmark").render(render_markdown(hostile_report, "en"))
+
+    assert "<script" not in html and "<img" not in html and "<a " not in html
+    assert "Injected heading</h2>" not in html and "<code>" not in html
+    assert "fake item</li>" not in html and "fake step</li>" not in html
+    # The text itself is all there, shown literally, and its lines stay in its item.
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "## Injected heading" in html
+    assert "<li>Note: Fine.<br />" in html
+
+
+def test_a_title_cannot_break_the_markdown_tables(hostile_report):
+    text = render_markdown(hostile_report, "en")
+
+    assert "=HYPERLINK(" in text
+    pillar_rows = [line for line in text.splitlines() if line.startswith("| 1. ")]
+    assert all(line.count("|") - line.count("\\|") == 7 for line in pillar_rows)
+
+
 class Tags(HTMLParser):
     def __init__(self):
         super().__init__()
@@ -536,6 +582,7 @@ def test_the_api_downloads_a_snapshots_files(report, viewer_api, params, media_t
     assert response.status_code == 200
     assert response["Content-Type"].startswith(media_type)
     assert marker in response.content.decode()
+    assert response["Content-Security-Policy"] == "sandbox"
 
 
 def test_the_api_previews_a_report_without_saving_it(report, viewer_api):
@@ -612,6 +659,7 @@ def test_the_admin_lists_shows_and_downloads_snapshots(report, viewer_client):
     assert listing.status_code == 200 and snapshot.sha256[:12] in listing.content.decode()
     assert page.status_code == 200 and "<iframe sandbox" in page.content.decode()
     assert download["Content-Disposition"].startswith("attachment;")
+    assert download["Content-Security-Policy"] == "sandbox"
     assert download.content.decode() == snapshot.csv
 
 
