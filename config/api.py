@@ -1,8 +1,10 @@
 """What every API endpoint shares: errors, permissions, pagination, strict query parameters and
 ETags. Views never catch exceptions themselves; this module turns them into clear 4xx answers."""
 
+import base64
 import re
 from datetime import timedelta
+from urllib import parse
 
 import django_filters
 import orjson
@@ -253,6 +255,35 @@ class CursorPagination(pagination.CursorPagination):
 
     def get_page_size(self, request):
         return PageNumberPagination.get_page_size(self, request)
+
+    def decode_cursor(self, request) -> pagination.Cursor | None:
+        """The cursor the client sent back; a 400 for anything the API did not give out
+        (not base64, unknown parts, a position that is not an id), never a silent restart."""
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded is None:
+            return None
+        try:
+            text = base64.b64decode(encoded.encode("ascii"), validate=True).decode("ascii")
+            tokens = parse.parse_qs(text, strict_parsing=True)
+        except (ValueError, UnicodeError):
+            tokens = {}
+        parts = {name: values[0] for name, values in tokens.items() if len(values) == 1}
+        if (
+            not parts
+            or len(parts) != len(tokens)
+            or not set(parts) <= {"o", "r", "p"}
+            or not re.fullmatch(r"\d{1,9}", parts.get("o", "0"))
+            or parts.get("r", "0") not in ("0", "1")
+            or not re.fullmatch(r"\d{1,18}", parts.get("p", "0"))
+        ):
+            raise exceptions.ValidationError(
+                {"cursor": [_("This cursor was not given out by the API; start without one.")]}
+            )
+        return pagination.Cursor(
+            offset=min(int(parts.get("o", "0")), self.offset_cutoff),
+            reverse=parts.get("r") == "1",
+            position=parts.get("p"),
+        )
 
     def get_resume_link(self) -> str | None:
         if self.page:

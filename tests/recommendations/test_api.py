@@ -1,3 +1,4 @@
+import base64
 from datetime import date
 
 import pytest
@@ -636,6 +637,41 @@ def test_the_feed_resumes_from_its_last_page_with_only_new_updates(analyst_api):
 
     assert nothing_yet["results"] == []
     assert [row["id"] for row in resumed["results"]] == [update.pk]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "",
+        "not base64!",
+        base64.b64encode(b"p=abc").decode(),
+        base64.b64encode(b"p=1&x=2").decode(),
+        base64.b64encode(b"r=2&p=1").decode(),
+        base64.b64encode(b"o=-1&p=1").decode(),
+        base64.b64encode(b"p=1&p=2").decode(),
+        base64.b64encode("p=١".encode()).decode(),
+        "cD0",  # cut short
+    ],
+)
+def test_a_cursor_the_api_did_not_give_out_is_a_400(analyst_api, cursor):
+    record(MeasureFactory(), Status.PLANNED, 10, date(2026, 1, 1))
+
+    response = analyst_api.get(reverse("status-update-list"), {"cursor": cursor})
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["cursor"]
+
+
+def test_the_feed_follows_its_own_next_and_previous_cursors(analyst_api):
+    measure = MeasureFactory()
+    for day in range(1, 5):
+        record(measure, Status.IN_PROGRESS, 10 + day, date(2026, 1, day))
+
+    first = analyst_api.get(reverse("status-update-list"), {"page_size": 2}).json()
+    second = analyst_api.get(first["next"]).json()
+    back = analyst_api.get(second["previous"]).json()
+
+    assert [row["id"] for row in back["results"]] == [row["id"] for row in first["results"]]
 
 
 @pytest.mark.parametrize(
