@@ -225,6 +225,9 @@ REST_FRAMEWORK = {
         "user": os.environ.get("API_THROTTLE_USER", "1200/minute"),
     },
     "EXCEPTION_HANDLER": "config.api.exception_handler",
+    # Proxies in front of the app servers whose X-Forwarded-For is trusted; with none, a
+    # client's own X-Forwarded-For cannot pick its throttling identity.
+    "NUM_PROXIES": env_int("TRUSTED_PROXY_COUNT", 0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "COERCE_DECIMAL_TO_STRING": True,
 }

@@ -1,8 +1,8 @@
 """The two working roles, as Django groups whose permissions the admin and the API both check.
 
-- `viewer` reads everything and writes nothing.
+- `viewer` reads everything but the API's remembered Idempotency-Keys, and writes nothing.
 - `analyst` also records status updates, edits measures' descriptive fields and links, and
-  creates and edits sources and evidence.
+  creates and edits sources and evidence (but deletes no evidence: history may cite it).
 
 Superusers may do everything. The groups are rebuilt after every `migrate`, so a new model's
 permissions reach them without a manual step.
@@ -16,6 +16,9 @@ ANALYST = "analyst"
 
 TRACKED_APPS = ("recommendations", "evidence")
 
+# Models nobody but a superuser sees: clients' remembered requests and their responses.
+PRIVATE_MODELS = {("recommendations", "idempotencykey")}
+
 # Beyond viewing everything: (app_label, model) -> actions.
 ANALYST_WRITES = {
     ("recommendations", "statusupdate"): ("add",),
@@ -23,7 +26,8 @@ ANALYST_WRITES = {
     ("recommendations", "measureinstitution"): ("add", "change", "delete"),
     ("recommendations", "measurerisk"): ("add", "change", "delete"),
     ("evidence", "source"): ("add", "change"),
-    ("evidence", "evidence"): ("add", "change", "delete"),
+    # Not delete: history may cite a piece of evidence, and what it cited must stay.
+    ("evidence", "evidence"): ("add", "change"),
     ("evidence", "evidencefigure"): ("add", "change", "delete"),
     ("evidence", "evidencemeasure"): ("add", "change", "delete"),
     ("evidence", "evidencerisk"): ("add", "change", "delete"),
@@ -39,7 +43,11 @@ def ensure_groups() -> None:
         "content_type"
     )
     by_key = {(p.content_type.app_label, p.codename): p for p in perms}
-    view = [p for (app, codename), p in by_key.items() if codename.startswith("view_")]
+    view = [
+        p
+        for (app, codename), p in by_key.items()
+        if codename.startswith("view_") and (app, codename[len("view_") :]) not in PRIVATE_MODELS
+    ]
     writes = [
         by_key[(app, f"{action}_{model}")]
         for (app, model), actions in ANALYST_WRITES.items()

@@ -12,8 +12,9 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.management import call_command
 from django.urls import reverse
+from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
-from rest_framework.throttling import UserRateThrottle
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
 from recommendations.api import rows
 
@@ -125,3 +126,37 @@ def test_throttling_answers_429_with_retry_after(database_cache, analyst, monkey
 
     assert codes == [200, 200, 200, 429]
     assert int(refused["Retry-After"]) > 0
+
+
+def test_a_client_cannot_escape_the_anonymous_throttle_by_sending_x_forwarded_for(
+    database_cache, settings, monkeypatch
+):
+    settings.API_ANONYMOUS_READ = True
+    monkeypatch.setattr(AnonRateThrottle, "THROTTLE_RATES", {"anon": "2/minute"})
+    client = APIClient()
+
+    codes = [
+        client.get(reverse("scenario-list"), HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code
+        for n in range(3)
+    ]
+
+    assert codes == [200, 200, 429]
+
+
+def test_behind_trusted_proxies_the_client_is_the_address_they_saw(
+    database_cache, settings, monkeypatch
+):
+    settings.API_ANONYMOUS_READ = True
+    monkeypatch.setattr(AnonRateThrottle, "THROTTLE_RATES", {"anon": "2/minute"})
+    monkeypatch.setitem(api_settings.user_settings, "NUM_PROXIES", 1)
+    monkeypatch.delattr(api_settings, "NUM_PROXIES", raising=False)
+    client = APIClient()
+
+    def get(forwarded: str) -> int:
+        return client.get(reverse("scenario-list"), HTTP_X_FORWARDED_FOR=forwarded).status_code
+
+    # The proxy appends the address it saw; what the client wrote before it is not trusted.
+    codes = [get("203.0.113.9, 198.51.100.1"), get("198.51.100.1"), get("1.2.3.4, 198.51.100.1")]
+    other = get("198.51.100.2")
+
+    assert (codes, other) == ([200, 200, 429], 200)
