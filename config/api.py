@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, pagination, parsers, renderers, status
-from rest_framework.filters import OrderingFilter
+from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.utils.encoders import JSONEncoder
 
@@ -395,6 +395,30 @@ class WholeNumberFilter(django_filters.NumberFilter):
     integer column truncates it)."""
 
     field_class = forms.IntegerField
+
+
+SEARCH_MAX_TERMS = 10
+SEARCH_MAX_LENGTH = 200
+
+
+class BoundedSearchFilter(SearchFilter):
+    """`search` with at most SEARCH_MAX_TERMS words of at most SEARCH_MAX_LENGTH characters in
+    all: each word is a LIKE over several columns, so a thousand of them would hold a worker
+    for seconds."""
+
+    def get_search_terms(self, request):
+        value = request.query_params.get(self.search_param, "")
+        terms = super().get_search_terms(request)
+        if len(value) > SEARCH_MAX_LENGTH or len(terms) > SEARCH_MAX_TERMS:
+            raise exceptions.ValidationError(
+                {
+                    self.search_param: [
+                        _("Search for at most %(terms)s words and %(length)s characters.")
+                        % {"terms": SEARCH_MAX_TERMS, "length": SEARCH_MAX_LENGTH}
+                    ]
+                }
+            )
+        return terms
 
 
 class StrictOrderingFilter(OrderingFilter):

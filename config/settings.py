@@ -205,7 +205,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["config.api.TrackerPermission"],
     "DEFAULT_FILTER_BACKENDS": [
         "config.api.StrictFilterBackend",
-        "rest_framework.filters.SearchFilter",
+        "config.api.BoundedSearchFilter",
         "config.api.StrictOrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "config.api.PageNumberPagination",

@@ -115,6 +115,32 @@ def test_an_unknown_measure_is_a_404(analyst_api):
 
 
 @pytest.mark.parametrize(
+    ("url", "search"),
+    [
+        ("measure-list", " ".join(["a"] * 11)),
+        ("measure-list", "x" * 201),
+        ("evidence-list", " ".join(str(n) for n in range(1000))),
+        ("source-list", " ".join(["a"] * 11)),
+    ],
+)
+def test_a_search_of_too_many_words_is_a_400(analyst_api, url, search):
+    response = analyst_api.get(reverse(url), {"search": search})
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["search"]
+
+
+def test_a_search_of_ten_words_is_answered(analyst_api):
+    MeasureFactory(code="1.1", title_en="one two three four five six seven eight nine ten")
+
+    response = analyst_api.get(
+        reverse("measure-list"), {"search": "one two three four five six seven eight nine ten"}
+    )
+
+    assert [row["code"] for row in response.json()["results"]] == ["1.1"]
+
+
+@pytest.mark.parametrize(
     ("params", "expected"),
     [
         ({"pillar": 1}, ["1.1", "1.2"]),
