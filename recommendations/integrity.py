@@ -6,10 +6,13 @@
   purging synthetic data and flushing a test database use it.
 - Status updates become visible in id order. Writers of history take one lock before they
   insert and hold it to commit (`serialise_history_writes`), so a row never commits after a
-  row with a higher id: a feed paged by id never skips one.
+  row with a higher id: a feed paged by id never skips one. They are recorded at the
+  database's clock read under that lock, so `recorded_at` follows the same order, whichever
+  app server wrote them.
 """
 
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 from django.db import connections, transaction
 
@@ -20,16 +23,27 @@ MAINTENANCE_SETTING = "tracker.history_maintenance"
 MAINTENANCE_FUNCTION = "tracker_history_maintenance"
 
 
-def serialise_history_writes(using: str = "default") -> None:
+def serialise_history_writes(using: str = "default") -> datetime:
     """Wait for other history writers to commit; hold the turn until this transaction ends.
+    Return the database's clock at the moment the turn was granted.
 
-    Call it inside the transaction, right before inserting status updates. SQLite needs
-    nothing: it lets one writer at a time hold the database from its first write to commit.
+    Call it inside the transaction, right before inserting status updates, and record them at
+    the moment it returns: taken from one clock, the database's, under the lock, moments
+    follow commit order whatever the app servers' clocks say. SQLite needs no lock: it lets
+    one writer at a time hold the database from its first write to commit.
     """
     connection = connections[using]
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [HISTORY_WRITE_LOCK])
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The CTE runs first: the clock is read once the lock is held.
+            cursor.execute(
+                "WITH turn AS MATERIALIZED (SELECT pg_advisory_xact_lock(%s)) "
+                "SELECT clock_timestamp() FROM turn",
+                [HISTORY_WRITE_LOCK],
+            )
+            return cursor.fetchone()[0]
+        cursor.execute("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")
+        return datetime.fromisoformat(cursor.fetchone()[0]).replace(tzinfo=UTC)
 
 
 @contextmanager

@@ -2,7 +2,7 @@
 the API and the management commands all call these functions."""
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -148,6 +148,31 @@ def check_update_allowed(
             )
         previous = state_as_of(measure, effective_date)
         previous_status = previous.status if previous else None
+        # The entry after a back-dated one moves from it: that move must not become an
+        # unexplained regression.
+        following = (
+            StatusUpdate.objects.filter(measure=measure, effective_date__gt=effective_date)
+            .order_by("effective_date", "recorded_at", "id")
+            .first()
+        )
+        if (
+            following is not None
+            and not following.note.strip()
+            and not note.strip()
+            and is_regression(status, following.status)
+        ):
+            fail(
+                "note",
+                _(
+                    "The entry of %(day)s (“%(next)s”) would then read as a move back from "
+                    "“%(this)s” with no note; add a note explaining it."
+                )
+                % {
+                    "day": following.effective_date.isoformat(),
+                    "next": Status(following.status).label,
+                    "this": Status(status).label,
+                },
+            )
 
     if not note.strip():
         if is_regression(previous_status, status):
@@ -209,7 +234,8 @@ def record_status_update(
         evidence=evidence,
         today=today,
     )
-    serialise_history_writes()  # ids commit in order, so a feed paged by id skips none
+    # Ids commit in order, so a feed paged by id skips none; the moment is the database's.
+    moment = serialise_history_writes()
     update = StatusUpdate.objects.create(
         measure=locked,
         status=status,
@@ -218,21 +244,25 @@ def record_status_update(
         effective_date=effective_date,
         note=note.strip(),
         recorded_by=by,
-        recorded_at=timezone.now(),
+        recorded_at=moment,
     )
     StatusUpdateEvidence.objects.bulk_create(
         StatusUpdateEvidence(status_update=update, evidence=item) for item in evidence
     )
-    refresh_current_state(locked, latest=update)
+    refresh_current_state(locked, latest=update, at=moment)
     update.measure = locked
     return update
 
 
-def refresh_current_state(measure: Measure, *, latest: StatusUpdate | None = None) -> Measure:
-    """Set the measure's stored state to the latest entry of its history and bump its version.
+def refresh_current_state(
+    measure: Measure, *, latest: StatusUpdate | None = None, at: datetime | None = None
+) -> Measure:
+    """Set the measure's stored state to the latest entry of its history and bump its version;
+    `updated_at` becomes `at` (by default now).
 
-    `latest` is the update just appended; it is the latest unless it was back-dated, in which
-    case the history is read again.
+    `latest` is the update just appended, recorded at the database's clock under the history
+    writers' lock (so after every other entry): it is the latest unless it was back-dated, in
+    which case the history is read again.
     """
     if (
         latest is None
@@ -244,7 +274,7 @@ def refresh_current_state(measure: Measure, *, latest: StatusUpdate | None = Non
     measure.progress = latest.progress if latest else None
     measure.status_effective_date = latest.effective_date if latest else None
     measure.version += 1
-    measure.updated_at = timezone.now()
+    measure.updated_at = at or timezone.now()
     measure.save(
         update_fields=["status", "progress", "status_effective_date", "version", "updated_at"]
     )
@@ -275,7 +305,7 @@ def start_history(
         raise ValidationError(
             {"measure": _("Measure %(code)s already has a history.") % {"code": locked.code}}
         )
-    serialise_history_writes()
+    moment = serialise_history_writes()
     update = StatusUpdate.objects.create(
         measure=locked,
         status=Status.NOT_ASSESSED,
@@ -283,9 +313,9 @@ def start_history(
         confidence="",
         effective_date=starts_on,
         recorded_by=by,
-        recorded_at=timezone.now(),
+        recorded_at=moment,
     )
-    refresh_current_state(locked, latest=update)
+    refresh_current_state(locked, latest=update, at=moment)
     measure.refresh_from_db()
     return update
 

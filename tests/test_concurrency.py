@@ -217,11 +217,11 @@ class Gate:
         self.entered, self.release = threading.Event(), threading.Event()
         monkeypatch.setattr(services, "refresh_current_state", self.wait_then_refresh)
 
-    def wait_then_refresh(self, measure, latest=None):
+    def wait_then_refresh(self, measure, **kwargs):
         if not self.entered.is_set():
             self.entered.set()
             self.release.wait(WAIT)
-        return self.original(measure, latest=latest)
+        return self.original(measure, **kwargs)
 
 
 def test_a_retry_while_the_first_request_runs_is_a_409_and_writes_nothing(analyst, monkeypatch):

@@ -172,8 +172,8 @@ class PausedWriters:
         self.events, self.committed = {}, {}
         monkeypatch.setattr(services, "refresh_current_state", self.refresh_then_wait)
 
-    def refresh_then_wait(self, measure, latest=None):
-        refreshed = self.original(measure, latest=latest)
+    def refresh_then_wait(self, measure, **kwargs):
+        refreshed = self.original(measure, **kwargs)
         inserted, release = self.events[threading.current_thread().name]
         inserted.set()
         release.wait(10)

@@ -1,10 +1,11 @@
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.db.models import ProtectedError
+from django.utils import timezone
 
-from recommendations import services
+from recommendations import selectors, services
 from recommendations.choices import Status
 from recommendations.models import Measure, StatusUpdate
 from recommendations.services import StaleVersion
@@ -360,3 +361,64 @@ def test_a_note_longer_than_the_limit_is_refused_and_nothing_is_written():
     assert "at most 10000 characters" in refused.value.message_dict["note"][0]
     assert state(measure)[:2] == (Status.PLANNED, 10)
     assert measure.status_updates.count() == 2
+
+
+def test_app_servers_with_different_clocks_agree_on_history_and_state(monkeypatch):
+    measure = MeasureFactory()
+    day = date(2026, 3, 1)
+    first = record(measure, status=Status.PLANNED, progress=10, effective_date=day)
+    # The next write comes from an app server whose clock is two minutes slow.
+    slow = timezone.now() - timedelta(minutes=2)
+    monkeypatch.setattr(services.timezone, "now", lambda: slow)
+
+    second = record(measure, status=Status.IN_PROGRESS, progress=40, effective_date=day)
+
+    history = list(selectors.status_history(measure=measure).values_list("id", flat=True))
+    as_of = selectors.measures_as_of(day=day).get(pk=measure.pk)
+    assert second.recorded_at > first.recorded_at  # the database's clock, in commit order
+    assert history[:2] == [second.pk, first.pk]
+    assert state(measure)[:2] == (Status.IN_PROGRESS, 40)
+    assert (as_of.status_then, as_of.progress_then) == (Status.IN_PROGRESS, 40)
+    assert measure.updated_at > slow
+
+
+def test_a_back_dated_update_that_would_turn_the_next_entry_into_a_regression_needs_a_note():
+    measure = MeasureFactory()
+    record(measure, status=Status.PLANNED, progress=10, effective_date=date(2026, 5, 20))
+
+    with pytest.raises(ValidationError) as error:
+        record(
+            measure,
+            status=Status.IN_PROGRESS,
+            progress=50,
+            effective_date=date(2026, 5, 1),
+        )
+
+    assert "2026-05-20" in error.value.message_dict["note"][0]
+    assert measure.status_updates.count() == 2
+    assert state(measure)[:2] == (Status.PLANNED, 10)
+
+
+def test_a_back_dated_update_with_a_note_explaining_the_later_move_is_recorded():
+    measure = MeasureFactory()
+    record(measure, status=Status.PLANNED, progress=10, effective_date=date(2026, 5, 20))
+
+    record(
+        measure,
+        status=Status.IN_PROGRESS,
+        progress=50,
+        effective_date=date(2026, 5, 1),
+        note="Pilot started in May; re-planned on 20 May after the budget review.",
+    )
+
+    assert measure.status_updates.count() == 3
+    assert state(measure)[:2] == (Status.PLANNED, 10)
+
+
+def test_a_back_dated_update_below_the_next_entry_needs_no_note():
+    measure = MeasureFactory()
+    record(measure, status=Status.IN_PROGRESS, progress=40, effective_date=date(2026, 5, 20))
+
+    record(measure, status=Status.PLANNED, progress=10, effective_date=date(2026, 5, 1))
+
+    assert measure.status_updates.count() == 3
