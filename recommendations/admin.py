@@ -322,13 +322,27 @@ class MeasureAdmin(SafeAutocomplete, LocalizedTitleMixin, admin.ModelAdmin):
                 by=request.user,
             )
             return
+        # A change is saved in save_related, once its links are saved too: one edit, one
+        # version.
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if not change:
+            return
         changes = {
             field: form.cleaned_data[field]
             for field in form.changed_data
             if field in services.EDITABLE_MEASURE_FIELDS
         }
-        saved = services.update_measure(measure=obj.pk, changes=changes, by=request.user)
-        obj.version = saved.version
+        links_changed = "scenarios" in form.changed_data or any(
+            formset.has_changed()
+            for formset in formsets
+            if formset.model in (MeasureInstitution, MeasureRisk)
+        )
+        saved = services.update_measure(
+            measure=form.instance.pk, changes=changes, links_changed=links_changed, by=request.user
+        )
+        form.instance.version = saved.version
 
     @admin.action(description=_("Archive the selected measures"), permissions=["change"])
     def archive(self, request, queryset):
@@ -406,6 +420,8 @@ class StatusUpdateAdmin(SafeAutocomplete, admin.ModelAdmin):
         "evidence_count",
     )
     list_filter = ("status", "confidence", "measure__pillar")
+    # A measure's page links to its whole history here.
+    extra_lookups = ("measure__id__exact",)
     list_select_related = ("measure", "recorded_by")
     date_hierarchy = "effective_date"
     search_fields = ("measure__code", "measure__title_zh", "measure__title_en", "note")

@@ -336,9 +336,16 @@ def create_measure(
 
 @transaction.atomic
 def update_measure(
-    *, measure: Measure | int, changes: dict, expected_version: int | None = None, by=None
+    *,
+    measure: Measure | int,
+    changes: dict,
+    links_changed: bool = False,
+    expected_version: int | None = None,
+    by=None,
 ) -> Measure:
-    """Change a measure's descriptive fields and bump its version.
+    """Change a measure's descriptive fields and bump its version. `links_changed` says that
+    the caller changed its links (institutions, risks, scenarios) in this transaction: that is
+    a change too, which readers polling versions or `updated_at` must see.
 
     Changing nothing writes nothing. Raises StaleVersion on a stale `expected_version`,
     ValidationError on a field that is not editable or a value that breaks a rule; nothing is
@@ -351,7 +358,7 @@ def update_measure(
             {field: _("This field cannot be changed here.") for field in not_editable}
         )
     changed = {field: value for field, value in changes.items() if getattr(locked, field) != value}
-    if not changed:
+    if not changed and not links_changed:
         return locked
     for field, value in changed.items():
         setattr(locked, field, value)

@@ -7,7 +7,7 @@ from django.urls import reverse
 from recommendations.choices import Status
 from recommendations.models import IdempotencyKey, Measure, ReportSnapshot, StatusUpdate
 from tests.conftest import empty_inlines
-from tests.factories import EvidenceFactory, MeasureFactory
+from tests.factories import EvidenceFactory, MeasureFactory, RiskFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -75,6 +75,7 @@ def test_a_measure_page_shows_its_history_latest_first(analyst_client):
         progress=30,
         effective_date="2026-01-01",
         expected_version=2,
+        note="Started in January; re-planned in February.",
     )
 
     page = analyst_client.get(reverse("admin:recommendations_measure_change", args=[measure.pk]))
@@ -233,6 +234,46 @@ def test_editing_a_measure_in_the_admin_bumps_its_version(analyst_client):
     assert response.status_code == 302, response.context["adminform"].form.errors
     measure.refresh_from_db()
     assert (measure.title_en, measure.version) == ("New", 2)
+
+
+def test_changing_only_a_measures_links_in_the_admin_is_an_edit(analyst_client):
+    measure = MeasureFactory()
+    risk = RiskFactory()
+    url = reverse("admin:recommendations_measure_change", args=[measure.pk])
+    form = analyst_client.get(url).context["adminform"].form
+    before = Measure.objects.get(pk=measure.pk).updated_at
+    data = {
+        **{k: v for k, v in form.initial.items() if v is not None},
+        "scenarios": [],
+        **empty_inlines("institution_links", "status_updates"),
+        "risk_links-TOTAL_FORMS": 1,
+        "risk_links-INITIAL_FORMS": 0,
+        "risk_links-0-risk": risk.pk,
+        "risk_links-0-rationale_en": "Keeps data at home.",
+    }
+
+    response = analyst_client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    measure.refresh_from_db()
+    assert list(measure.risks.all()) == [risk]
+    assert measure.version == 2 and measure.updated_at > before
+
+
+def test_saving_a_measure_page_unchanged_keeps_its_version(analyst_client):
+    measure = MeasureFactory()
+    url = reverse("admin:recommendations_measure_change", args=[measure.pk])
+    form = analyst_client.get(url).context["adminform"].form
+    data = {
+        **{k: v for k, v in form.initial.items() if v is not None},
+        "scenarios": [],
+        **empty_inlines("institution_links", "risk_links", "status_updates"),
+    }
+
+    response = analyst_client.post(url, data)
+
+    assert response.status_code == 302
+    assert Measure.objects.get(pk=measure.pk).version == 1
 
 
 def test_editing_a_measure_with_a_stale_form_writes_nothing(analyst_client):

@@ -639,7 +639,7 @@ def test_the_feed_pages_every_update_in_recording_order_by_cursor(analyst_api):
     first, second = MeasureFactory(code="1.1"), MeasureFactory(code="1.2")
     record(first, Status.PLANNED, 10, date(2026, 3, 1))
     record(second, Status.PLANNED, 10, date(2026, 1, 1))
-    record(first, Status.IN_PROGRESS, 20, date(2026, 2, 1))
+    record(first, Status.IN_PROGRESS, 20, date(2026, 2, 1), note="Started, then re-planned.")
     expected = list(StatusUpdate.objects.order_by("id").values_list("id", flat=True))
 
     seen, url, params = [], reverse("status-update-list"), {"page_size": 2}
