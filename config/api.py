@@ -61,7 +61,7 @@ def if_match_version(request) -> int | None:
     return int(match.group(1))
 
 
-def _database_error(exc: DatabaseError) -> exceptions.APIException | None:
+def database_error(exc: DatabaseError) -> exceptions.APIException | None:
     """A lock or statement timeout, or a lost connection, is a busy or restarting database:
     the client may retry. Anything else stays a server error."""
     sqlstate = getattr(getattr(exc, "__cause__", None), "sqlstate", None) or ""
@@ -102,7 +102,7 @@ def exception_handler(exc, context):
     elif isinstance(exc, ProtectedError):
         exc = Conflict(_("This record is referred to by history and cannot be deleted."))
     elif isinstance(exc, DatabaseError):
-        exc = _database_error(exc) or exc
+        exc = database_error(exc) or exc
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, ServiceUnavailable):
         response["Retry-After"] = "1"
