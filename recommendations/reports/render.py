@@ -11,6 +11,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from evidence.choices import SourceKind
+
 from ..choices import Status
 from . import charts
 from .status import SCHEMA_VERSION, StatusReport
@@ -126,6 +128,11 @@ def title(item, lang: str) -> str:
 
 def label(status: str | None) -> str:
     return str(Status(status).label) if status else "–"
+
+
+def kind_label(kind: str) -> str:
+    """A source kind's name in the active language (its key if the kind is unknown)."""
+    return str(SourceKind(kind).label) if kind in SourceKind.values else kind
 
 
 def percent(value) -> str:
@@ -303,7 +310,7 @@ def _markdown(report: StatusReport, lang: str):
     if added.by_source_kind:
         yield ""
         for kind, count in added.by_source_kind.items():
-            yield f"- {kind}: {count}"
+            yield f"- {kind_label(kind)}: {count}"
 
 
 def render_html(report: StatusReport, lang: str = "en") -> str:
@@ -318,6 +325,10 @@ def render_html(report: StatusReport, lang: str = "en") -> str:
                 "statuses": [(s, label(s), charts.COLOURS[s]) for s in Status.values],
                 "status_chart": charts.status_bars(report, lang),
                 "progress_chart": charts.progress_lines(report, lang),
+                "evidence_by_kind": [
+                    (kind_label(kind), count)
+                    for kind, count in report.evidence_added.by_source_kind.items()
+                ],
                 "pillar_rows": [
                     {
                         "pillar": p,

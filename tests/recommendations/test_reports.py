@@ -229,6 +229,18 @@ def test_evidence_added_in_the_period_is_counted_by_source_kind(history):
     assert (added.total, added.by_source_kind) == (2, {"survey": 2})
 
 
+@pytest.mark.parametrize(("lang", "kind"), [("en", "Survey: 2"), ("zh", "调查: 2")])
+def test_evidence_added_is_listed_by_the_kinds_name_in_the_reports_language(history, lang, kind):
+    survey = SourceFactory(kind=SourceKind.SURVEY)
+    zone = timezone.get_current_timezone()
+    EvidenceFactory.create_batch(2, source=survey, created_at=datetime(2026, 8, 1, tzinfo=zone))
+    report = build_status_report(since=SINCE, until=UNTIL)
+
+    markdown, html = render_markdown(report, lang), render_html(report, lang)
+
+    assert f"- {kind}" in markdown and f"<li>{kind}</li>" in html
+
+
 def test_progress_over_time_is_the_mean_at_each_month_end(report):
     series = [(p.date, p.overall, p.pillars["1"]) for p in report.progress_over_time]
 
