@@ -311,7 +311,8 @@ def stop(process: subprocess.Popen) -> None:
     process.wait(timeout=5)
 
 
-@pytest.fixture(scope="session")
+# Package scope: the server and the browser stop as soon as the browser tests are done.
+@pytest.fixture(scope="package")
 def served():
     """The app as `make run` serves it (DEBUG=1, runserver), migrated and seeded, with an
     analyst and a viewer, a published report snapshot, and measure 3.3 partially implemented."""
@@ -373,7 +374,7 @@ def chinese_font_missing() -> bool:
     return not found.stdout.strip()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
     from playwright.sync_api import sync_playwright
 
