@@ -20,6 +20,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, pagination, parsers, renderers, status
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.throttling import BaseThrottle
 from rest_framework.utils.encoders import JSONEncoder
 
 from recommendations.services import StaleVersion
@@ -215,6 +216,12 @@ class TrackerPermission(BasePermission):
             return True  # no handler for this method: the view answers 405
         required = view.write_permissions.get(view.action)
         return bool(required) and request.user.has_perm(required)
+
+
+def client_address(request) -> str:
+    """The client's address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies the address
+    the outermost one saw. One rule for API throttling (DRF's) and sign-in lockouts."""
+    return BaseThrottle().get_ident(request)
 
 
 def positive_int(value: str, name: str) -> int:

@@ -5,6 +5,7 @@ DEBUG=0, ALLOWED_HOSTS and DATABASE_URL (postgres://… means PostgreSQL via psy
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -74,6 +75,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's assets, served locally: the docs work offline
     "recommendations",
     "evidence",
+    # Failed sign-ins counted in the database, so that every app server locks out alike.
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -90,7 +93,23 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Pages outside the API: null characters in a query are a 400, a busy database a 503.
     "config.middleware.PageGuards",
+    # Last: answers a locked-out sign-in with 429.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# The lockout backend first: a locked-out client is refused before its password is hashed.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# After LOGIN_FAILURE_LIMIT failed sign-ins for one username, or from one client address,
+# both are refused for LOGIN_LOCKOUT_MINUTES (`manage.py axes_reset_username NAME` unlocks).
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+# The client address as the throttles see it (TRUSTED_PROXY_COUNT).
+AXES_CLIENT_IP_CALLABLE = "config.api.client_address"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
