@@ -54,8 +54,9 @@ IF_MATCH = OpenApiParameter(
     "If-Match",
     str,
     OpenApiParameter.HEADER,
-    description='The measure\'s ETag as you last saw it, such as "3". If someone changed the '
-    "measure since, the write is refused with 412 and nothing is written.",
+    description="The ETag of the record written (the measure, source or piece of evidence) as "
+    'you last saw it, such as "3". If someone changed the record since, the write is refused '
+    "with 412 and nothing is written.",
 )
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -71,5 +72,6 @@ ETAG_HEADER = OpenApiParameter(
     str,
     OpenApiParameter.HEADER,
     response=[200, 201],
-    description="The measure's version, for If-Match on the next write.",
+    description="The record's version (of the measure, source or piece of evidence), for "
+    "If-Match on the next write.",
 )

@@ -50,6 +50,8 @@ class Source(models.Model):
     reliability = models.CharField(_("reliability"), max_length=16, choices=Reliability.choices)
     note_zh = models.TextField(_("note (Chinese)"), blank=True)
     note_en = models.TextField(_("note (English)"), blank=True)
+    # Bumped by every change (evidence.services), so a stale write can be refused.
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -149,6 +151,8 @@ class Evidence(models.Model):
         related_name="+",
         verbose_name=_("created by"),
     )
+    # Bumped by every change, figures and links included (evidence.services).
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

@@ -20,6 +20,7 @@ from recommendations.seed import (
     upsert,
 )
 
+from . import services
 from .models import (
     Evidence,
     EvidenceFigure,
@@ -53,10 +54,16 @@ def as_decimal(value: str) -> Decimal:
         raise ValueError(f"{value!r} is not a number") from None
 
 
+def changes(tally: Tally) -> int:
+    return tally.total("created") + tally.total("updated")
+
+
 def load_sources(seed_dir: Path, tally: Tally) -> dict[str, Source]:
+    """Sources, keyed on their key; a changed one gets a new version."""
     sources = {}
     for record in read(seed_dir, "sources.json"):
         with record_context("sources.json", record):
+            before = tally.total("updated")
             sources[record["key"]] = upsert(
                 Source,
                 tally,
@@ -74,16 +81,22 @@ def load_sources(seed_dir: Path, tally: Tally) -> dict[str, Source]:
                     **text(record, "note"),
                 },
             )
+            if tally.total("updated") != before:
+                services.bump_version(sources[record["key"]])
     return sources
 
 
 def load_evidence(seed_dir: Path, tally: Tally, sources: dict[str, Source]) -> None:
+    """Evidence, keyed on its key, with its figures (keyed on their order) and links; a piece
+    whose fields, figures, links or institutions changed gets a new version."""
     for record in read(seed_dir, "evidence.json"):
         with record_context("evidence.json", record):
             if record["source"] not in sources:
                 raise SeedError(
                     f"evidence.json, record {record['key']!r}: unknown source {record['source']!r}"
                 )
+            existed = Evidence.objects.filter(key=record["key"]).exists()
+            before = changes(tally)
             evidence = upsert(
                 Evidence,
                 tally,
@@ -128,6 +141,8 @@ def load_evidence(seed_dir: Path, tally: Tally, sources: dict[str, Source]) -> N
             missing = set(named) - set(evidence.institutions.all())
             if missing:
                 evidence.institutions.add(*missing)
+            if existed and (missing or changes(tally) != before):
+                services.bump_version(evidence)
 
 
 @transaction.atomic

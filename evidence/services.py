@@ -3,7 +3,11 @@ one transaction, validated as a whole; nothing is written when any part is wrong
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from recommendations.services import StaleVersion
 
 from .models import (
     Evidence,
@@ -24,14 +28,62 @@ LINK_MODELS = {
 }
 
 
+# What two lists of figures are compared on: same values in the same order is no change.
+FIGURE_FIELDS = ("value", "unit", "qualifier", "measures_zh", "measures_en")
+
+
+def lock(record: Source | Evidence, *, expected_version: int | None = None):
+    """Return the record's row, locked until the transaction ends.
+
+    Raises StaleVersion when `expected_version` is given and is not the current one.
+    """
+    # Lock the row: two writers to one record are checked one after the other, so they
+    # cannot both pass the check with the same version.
+    locked = type(record).objects.select_for_update().get(pk=record.pk)
+    if expected_version is not None and expected_version != locked.version:
+        raise StaleVersion(record=locked, expected=expected_version)
+    return locked
+
+
+def set_fields(record: Source | Evidence, fields: dict) -> bool:
+    """Give `record` the values of `fields`; return whether any differed."""
+    changed = False
+    for name, value in fields.items():
+        field = record._meta.get_field(name)
+        if name == "key":
+            value = value or None  # the models store a blank key as none
+        stored = value.pk if field.is_relation and value is not None else value
+        if getattr(record, field.attname) != stored:
+            setattr(record, name, value)
+            changed = True
+    return changed
+
+
+def bump_version(record: Source | Evidence) -> None:
+    """Count a change made to `record` (or its figures and links) by a writer that saves rows
+    itself, the seed: bump its version, so that a client holding the old one is refused."""
+    type(record).objects.filter(pk=record.pk).update(
+        version=F("version") + 1, updated_at=timezone.now()
+    )
+    record.refresh_from_db(fields=["version", "updated_at"])
+
+
 @transaction.atomic
-def save_source(*, source: Source | None = None, fields: dict) -> Source:
-    """Create a source, or change the given fields of one. Raises ValidationError, writing
-    nothing, when a value breaks a rule."""
-    source = source or Source()
-    for field, value in fields.items():
-        setattr(source, field, value)
+def save_source(
+    *, source: Source | None = None, fields: dict, expected_version: int | None = None
+) -> Source:
+    """Create a source (at version 1), or change the given fields of one and bump its version.
+
+    Changing nothing writes nothing. Raises StaleVersion when `expected_version` is not the
+    source's version, ValidationError when a value breaks a rule; nothing is written then.
+    """
+    creating = source is None or source.pk is None
+    source = (source or Source()) if creating else lock(source, expected_version=expected_version)
+    if not set_fields(source, fields) and not creating:
+        return source
     source.full_clean()
+    if not creating:
+        source.version += 1
     source.save()
     return source
 
@@ -45,43 +97,92 @@ def save_evidence(
     links: dict[str, list[dict]] | None = None,
     institutions: list | None = None,
     by=None,
+    expected_version: int | None = None,
 ) -> Evidence:
-    """Create a piece of evidence, or change one. `figures`, each list of `links` and
-    `institutions`, when given, replace what the evidence had.
+    """Create a piece of evidence (at version 1), or change one and bump its version.
+    `figures`, each list of `links` and `institutions`, when given, replace what the evidence
+    had; changing any of them changes the evidence. Changing nothing writes nothing.
 
-    Raises ValidationError, keyed by field, writing nothing, when any part breaks a rule
-    (a figure, a link twice to one record, a value out of range).
+    Raises StaleVersion when `expected_version` is not the evidence's version, and
+    ValidationError, keyed by field, when any part breaks a rule (a figure, a link twice to
+    one record, a value out of range); nothing is written then.
     """
-    evidence = evidence or Evidence(created_by=by)
-    for field, value in fields.items():
-        setattr(evidence, field, value)
+    creating = evidence is None or evidence.pk is None
+    if creating:
+        evidence = evidence or Evidence()
+        evidence.created_by = evidence.created_by or by
+    else:
+        evidence = lock(evidence, expected_version=expected_version)
+    fields_changed = set_fields(evidence, fields)
     evidence.full_clean()
+    new_figures = figures_to_write(evidence, figures, creating=creating)
+    new_links = links_to_write(evidence, links or {}, creating=creating)
+    new_institutions = institutions_to_write(evidence, institutions, creating=creating)
+    if not creating:
+        lists_changed = new_figures is not None or new_institutions is not None or new_links
+        if not (fields_changed or lists_changed):
+            return evidence
+        evidence.version += 1
     evidence.save()
-    if figures is not None:
+    if new_figures is not None:
         evidence.figures.all().delete()
-        rows = [
-            EvidenceFigure(evidence=evidence, order=order, **figure)
-            for order, figure in enumerate(figures, start=1)
-        ]
-        errors = {}
-        for index, row in enumerate(rows):
-            try:
-                row.full_clean(exclude=["evidence"])
-            except ValidationError as error:
-                errors[f"figures[{index}]"] = error.messages
-        if errors:
-            raise ValidationError(errors)
-        EvidenceFigure.objects.bulk_create(rows)
-    for name, items in (links or {}).items():
+        EvidenceFigure.objects.bulk_create(new_figures)
+    for name, items in new_links.items():
         model, target = LINK_MODELS[name]
-        targets = [item[target] for item in items]
-        if len(set(targets)) != len(targets):
-            raise ValidationError({name: _("Each record may be linked only once.")})
         model.objects.filter(evidence=evidence).delete()
         model.objects.bulk_create(
             model(evidence=evidence, stance=item["stance"], **{target: item[target]})
             for item in items
         )
-    if institutions is not None:
-        evidence.institutions.set(institutions)
+    if new_institutions is not None:
+        evidence.institutions.set(new_institutions)
     return evidence
+
+
+def figures_to_write(
+    evidence: Evidence, figures: list[dict] | None, *, creating: bool
+) -> list[EvidenceFigure] | None:
+    """The validated rows replacing the evidence's figures; None when they would change
+    nothing. Raises ValidationError keyed `figures[<index>]`."""
+    if figures is None:
+        return None
+    rows = [
+        EvidenceFigure(evidence=evidence, order=order, **figure)
+        for order, figure in enumerate(figures, start=1)
+    ]
+    errors = {}
+    for index, row in enumerate(rows):
+        try:
+            row.full_clean(exclude=["evidence"])
+        except ValidationError as error:
+            errors[f"figures[{index}]"] = error.messages
+    if errors:
+        raise ValidationError(errors)
+    old = [] if creating else list(evidence.figures.values_list(*FIGURE_FIELDS))
+    new = [tuple(getattr(row, field) for field in FIGURE_FIELDS) for row in rows]
+    return None if new == old else rows
+
+
+def links_to_write(evidence: Evidence, links: dict[str, list[dict]], *, creating: bool) -> dict:
+    """The link lists that differ from what the evidence has. Raises ValidationError when a
+    list links one record twice."""
+    changed = {}
+    for name, items in links.items():
+        model, target = LINK_MODELS[name]
+        pairs = [(item[target].pk, item["stance"]) for item in items]
+        if len({pk for pk, stance in pairs}) != len(pairs):
+            raise ValidationError({name: _("Each record may be linked only once.")})
+        old = set()
+        if not creating:
+            old = set(model.objects.filter(evidence=evidence).values_list(f"{target}_id", "stance"))
+        if set(pairs) != old:
+            changed[name] = items
+    return changed
+
+
+def institutions_to_write(evidence: Evidence, institutions, *, creating: bool):
+    """`institutions`, or None when they are what the evidence names already."""
+    if institutions is None:
+        return None
+    old = set() if creating else set(evidence.institutions.values_list("pk", flat=True))
+    return None if {institution.pk for institution in institutions} == old else institutions

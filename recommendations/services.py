@@ -32,15 +32,24 @@ EDITABLE_MEASURE_FIELDS = (
 
 
 class StaleVersion(ValidationError):
-    """The caller's view of a measure is out of date: someone changed it in between."""
+    """The caller's view of a record (a measure, a source, a piece of evidence) is out of
+    date: someone changed it in between."""
 
-    def __init__(self, *, measure: Measure, expected: int):
-        self.current = measure.version
+    def __init__(self, *, measure: Measure | None = None, record=None, expected: int):
+        record = measure if record is None else record
+        self.current = record.version
         self.expected = expected
-        message = _(
-            "Measure %(code)s has changed since you loaded it (you have version %(expected)s, "
-            "it is now at version %(current)s). Reload it and try again."
-        ) % {"code": measure.code, "expected": expected, "current": measure.version}
+        values = {"expected": expected, "current": record.version}
+        if isinstance(record, Measure):
+            message = _(
+                "Measure %(code)s has changed since you loaded it (you have version "
+                "%(expected)s, it is now at version %(current)s). Reload it and try again."
+            ) % {"code": record.code, **values}
+        else:
+            message = _(
+                "This %(kind)s has changed since you loaded it (you have version %(expected)s, "
+                "it is now at version %(current)s). Reload it and try again."
+            ) % {"kind": record._meta.verbose_name, **values}
         super().__init__({"version": ValidationError(message, code="stale_version")})
 
 

@@ -14,11 +14,12 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework.throttling import UserRateThrottle
 
+from evidence.models import Evidence
 from recommendations import services
 from recommendations.api import idempotency
 from recommendations.api.idempotency import REPLAYED_HEADER
 from recommendations.models import IdempotencyKey, Measure, StatusUpdate
-from tests.factories import HISTORY_STARTS_ON, MeasureFactory
+from tests.factories import HISTORY_STARTS_ON, EvidenceFactory, MeasureFactory
 
 pytestmark = [
     pytest.mark.skipif(
@@ -203,6 +204,43 @@ def test_concurrent_retries_with_one_idempotency_key_write_one_row(analyst):
     assert {r.json()["id"] for r in replays} <= {originals[0].json()["id"]}
     assert measure.status_updates.count() == 2  # the first entry and this one
     assert Measure.objects.get(pk=measure.pk).version == 2
+
+
+# Writers of one piece of evidence holding one ETag
+
+
+def patch_evidence(user, evidence_id, figures, barrier):
+    client = client_for(user)
+    barrier.wait(WAIT)
+    return client.patch(
+        reverse("evidence-detail", args=[evidence_id]),
+        {"figures": figures},
+        format="json",
+        HTTP_IF_MATCH='"1"',
+    )
+
+
+def test_of_writers_holding_one_evidence_etag_exactly_one_replaces_the_figures(analyst):
+    evidence = EvidenceFactory()
+    barrier = threading.Barrier(5)
+    lists = [
+        [{"value": str(n), "measures_zh": "数", "measures_en": f"writer {n}"}] for n in range(5)
+    ]
+
+    runs = [in_thread(patch_evidence, analyst, evidence.pk, figures, barrier) for figures in lists]
+    for thread, _ in runs:
+        thread.join(WAIT)
+
+    responses = [outcome[0] for _, outcome in runs]
+    assert not [r for r in responses if isinstance(r, Exception)], responses
+    winners = [r for r in responses if r.status_code == 200]
+    assert len(winners) == 1
+    assert {r.status_code for r in responses if r not in winners} <= {409, 412}
+    stored = Evidence.objects.get(pk=evidence.pk)
+    assert stored.version == 2
+    assert list(stored.figures.values_list("measures_en", flat=True)) == [
+        winners[0].json()["figures"][0]["measures_en"]
+    ]
 
 
 # A retry while the first request is still running

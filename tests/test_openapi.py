@@ -49,6 +49,18 @@ def test_writes_to_a_measure_document_if_match_and_the_etag(schema):
         assert "ETag" in success["headers"]
 
 
+@pytest.mark.parametrize("path", ["/api/v1/evidence/{id}/", "/api/v1/sources/{id}/"])
+def test_evidence_and_sources_document_if_match_and_the_etag(schema, path):
+    for method in ("put", "patch"):
+        operation = schema["paths"][path][method]
+        headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+        assert "If-Match" in headers, method
+        assert "ETag" in operation["responses"]["200"]["headers"], method
+    assert "ETag" in schema["paths"][path]["get"]["responses"]["200"]["headers"]
+    created = schema["paths"][path.removesuffix("{id}/")]["post"]["responses"]["201"]
+    assert "ETag" in created["headers"]
+
+
 def test_every_post_documents_the_idempotency_key(schema):
     posts = [(path, op) for path, method, op in operations(schema) if method == "post"]
 

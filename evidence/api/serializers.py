@@ -16,9 +16,16 @@ from ..models import (
     Source,
 )
 
+VERSION_HELP = (
+    "The record's version, its ETag. On a write, the version you last saw: a stale one is "
+    "refused (400). The If-Match header does the same with 412."
+)
+
 
 class SourceSerializer(RefuseUnknownFields, serializers.ModelSerializer):
     evidence_count = serializers.IntegerField(read_only=True)
+    # Written, it is the version the client expects, not a new value (the views take it out).
+    version = serializers.IntegerField(required=False, help_text=VERSION_HELP)
 
     class Meta:
         model = Source
@@ -37,6 +44,7 @@ class SourceSerializer(RefuseUnknownFields, serializers.ModelSerializer):
             "note_zh",
             "note_en",
             "evidence_count",
+            "version",
             "created_at",
             "updated_at",
         )
@@ -126,6 +134,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
             "risks",
             "scenarios",
             "innovation_mechanisms",
+            "version",
             "created_at",
             "updated_at",
         )
@@ -144,15 +153,18 @@ class EvidenceInputSerializer(RefuseUnknownFields, serializers.ModelSerializer):
     risks = RiskLinkSerializer(many=True, required=False)
     scenarios = ScenarioLinkSerializer(many=True, required=False)
     innovation_mechanisms = MechanismLinkSerializer(many=True, required=False)
+    version = serializers.IntegerField(required=False, write_only=True, help_text=VERSION_HELP)
 
     class Meta:
         model = Evidence
-        fields = ("source", *EVIDENCE_FIELDS, "figures", "institutions", *LINKS)
+        fields = ("source", *EVIDENCE_FIELDS, "figures", "institutions", *LINKS, "version")
         extra_kwargs = {"key": {"validators": []}}  # uniqueness: the model's, via the service
 
     def split(self) -> dict:
-        """The service's arguments: fields, figures, links and institutions."""
+        """The service's arguments: fields, figures, links and institutions (the expected
+        `version` is the view's to weigh against If-Match)."""
         data = dict(self.validated_data)
+        data.pop("version", None)
         return {
             "figures": data.pop("figures", None),
             "institutions": data.pop("institutions", None),

@@ -5,7 +5,15 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from config.openapi import ERRORS_READ, ERRORS_WRITE, IDEMPOTENCY_KEY, with_errors
+from config.api import etag, if_match_version
+from config.openapi import (
+    ERRORS_READ,
+    ERRORS_WRITE,
+    ETAG_HEADER,
+    IDEMPOTENCY_KEY,
+    IF_MATCH,
+    with_errors,
+)
 from recommendations.api.idempotency import run_idempotent
 
 from .. import selectors, services
@@ -20,13 +28,27 @@ class WritableViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """List, retrieve, create (idempotently) and update; nothing is deleted here."""
+    """List, retrieve, create (idempotently) and update; nothing is deleted here. A record's
+    version is its ETag; an update with a stale If-Match is refused with 412, one with a stale
+    `version` in the body with 400."""
 
     def create(self, request, *args, **kwargs):
         return run_idempotent(request, lambda: self.save(request, instance=None))
 
+    def retrieve(self, request, *args, **kwargs):
+        record = self.get_object()
+        return Response(self.get_serializer(record).data, headers={"ETag": etag(record.version)})
+
     def update(self, request, *args, partial=False, **kwargs):
         return self.save(request, instance=self.get_object(), partial=partial)
+
+
+def expected_version(request, data: dict, instance) -> int | None:
+    """The version an update expects: If-Match's, else the body's `version`; none on a create."""
+    if instance is None:
+        return None
+    version = if_match_version(request)
+    return version if version is not None else data.get("version")
 
 
 @extend_schema_view(
@@ -34,22 +56,26 @@ class WritableViewSet(
         summary="List evidence", responses=with_errors(EvidenceSerializer, ERRORS_READ)
     ),
     retrieve=extend_schema(
-        summary="Get a piece of evidence", responses=with_errors(EvidenceSerializer, ERRORS_READ)
+        summary="Get a piece of evidence",
+        parameters=[ETAG_HEADER],
+        responses=with_errors(EvidenceSerializer, ERRORS_READ),
     ),
     create=extend_schema(
         summary="Add a piece of evidence",
         request=EvidenceInputSerializer,
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY, ETAG_HEADER],
         responses=with_errors(EvidenceSerializer, ERRORS_WRITE, created=True),
     ),
     update=extend_schema(
         summary="Replace a piece of evidence",
         request=EvidenceInputSerializer,
+        parameters=[IF_MATCH, ETAG_HEADER],
         responses=with_errors(EvidenceSerializer, ERRORS_WRITE),
     ),
     partial_update=extend_schema(
         summary="Change a piece of evidence",
         request=EvidenceInputSerializer,
+        parameters=[IF_MATCH, ETAG_HEADER],
         responses=with_errors(EvidenceSerializer, ERRORS_WRITE),
     ),
 )
@@ -75,15 +101,23 @@ class EvidenceViewSet(WritableViewSet):
     def save(self, request, *, instance, partial=False):
         data = EvidenceInputSerializer(instance, data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
-        evidence = services.save_evidence(evidence=instance, by=request.user, **data.split())
+        evidence = services.save_evidence(
+            evidence=instance,
+            by=request.user,
+            expected_version=expected_version(request, data.validated_data, instance),
+            **data.split(),
+        )
         body = EvidenceSerializer(
             selectors.evidence_list().get(pk=evidence.pk), context=self.get_serializer_context()
         ).data
+        headers = {"ETag": etag(body["version"])}
+        if not instance:
+            # A plain str: DRF's Hyperlink is a str subclass that WSGI servers refuse.
+            headers["Location"] = str(body["url"])
         return Response(
             body,
             status=status.HTTP_200_OK if instance else status.HTTP_201_CREATED,
-            # A plain str: DRF's Hyperlink is a str subclass that WSGI servers refuse.
-            headers={} if instance else {"Location": str(body["url"])},
+            headers=headers,
         )
 
 
@@ -92,18 +126,24 @@ class EvidenceViewSet(WritableViewSet):
         summary="List sources", responses=with_errors(SourceSerializer, ERRORS_READ)
     ),
     retrieve=extend_schema(
-        summary="Get a source", responses=with_errors(SourceSerializer, ERRORS_READ)
+        summary="Get a source",
+        parameters=[ETAG_HEADER],
+        responses=with_errors(SourceSerializer, ERRORS_READ),
     ),
     create=extend_schema(
         summary="Add a source",
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY, ETAG_HEADER],
         responses=with_errors(SourceSerializer, ERRORS_WRITE, created=True),
     ),
     update=extend_schema(
-        summary="Replace a source", responses=with_errors(SourceSerializer, ERRORS_WRITE)
+        summary="Replace a source",
+        parameters=[IF_MATCH, ETAG_HEADER],
+        responses=with_errors(SourceSerializer, ERRORS_WRITE),
     ),
     partial_update=extend_schema(
-        summary="Change a source", responses=with_errors(SourceSerializer, ERRORS_WRITE)
+        summary="Change a source",
+        parameters=[IF_MATCH, ETAG_HEADER],
+        responses=with_errors(SourceSerializer, ERRORS_WRITE),
     ),
 )
 class SourceViewSet(WritableViewSet):
@@ -126,9 +166,15 @@ class SourceViewSet(WritableViewSet):
     def save(self, request, *, instance, partial=False):
         data = SourceSerializer(instance, data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
-        source = services.save_source(source=instance, fields=dict(data.validated_data))
+        fields = dict(data.validated_data)
+        version = expected_version(request, fields, instance)
+        fields.pop("version", None)
+        source = services.save_source(source=instance, fields=fields, expected_version=version)
         body = SourceSerializer(selectors.sources_with_counts().get(pk=source.pk)).data
+        headers = {"ETag": etag(source.version)}
         if instance:
-            return Response(body)
+            return Response(body, headers=headers)
         location = request.build_absolute_uri(reverse("source-detail", args=[source.pk]))
-        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": location})
+        return Response(
+            body, status=status.HTTP_201_CREATED, headers={**headers, "Location": str(location)}
+        )

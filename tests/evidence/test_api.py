@@ -191,6 +191,8 @@ def test_evidence_detail_shows_source_brief_figures_institutions_and_links_with_
     assert body["risks"] == [{"risk": "hallucination", "stance": "challenges"}]
     assert body["scenarios"] == [{"scenario": "credit", "stance": "context"}]
     assert body["innovation_mechanisms"] == [{"mechanism": "automation", "stance": "supports"}]
+    assert body["version"] == 1
+    assert response["ETag"] == '"1"'
     assert {"created_at", "updated_at"} <= body.keys()
 
 
@@ -258,7 +260,9 @@ def test_source_detail_shows_the_full_citation(analyst_api):
         "note_zh": "第三章",
         "note_en": "Chapter 3",
         "evidence_count": 1,
+        "version": 1,
     }
+    assert response["ETag"] == '"1"'
 
 
 # Evidence filters
@@ -1373,3 +1377,186 @@ def test_source_list_query_count_does_not_grow_with_rows(
     assert response.status_code == 200
     assert len(response.json()["results"]) == min(page_size, 4)
     assert all(row["evidence_count"] == 2 for row in response.json()["results"])
+
+
+# Versions: ETag and If-Match
+
+
+def figures_body(*values: str) -> list[dict]:
+    return [
+        {"value": value, "measures_zh": "数", "measures_en": f"figure {value}"} for value in values
+    ]
+
+
+def test_a_change_with_the_current_if_match_is_saved_and_bumps_the_etag(analyst_api):
+    evidence = EvidenceFactory()
+    add_figure(evidence, order=1, value="1", measures_en="figure 1")
+    etag = analyst_api.get(evidence_url(evidence))["ETag"]
+
+    response = analyst_api.patch(
+        evidence_url(evidence), {"figures": figures_body("2")}, HTTP_IF_MATCH=etag
+    )
+
+    assert etag == '"1"'
+    assert response.status_code == 200, response.content
+    assert (response.json()["version"], response["ETag"]) == (2, '"2"')
+    assert stored(evidence)["figures"] == [(1, Decimal("2"), "figure 2")]
+
+
+def test_a_second_writer_with_the_same_etag_is_412_and_the_first_ones_figures_stay(analyst_api):
+    evidence = EvidenceFactory()
+    add_figure(evidence, order=1, value="1", measures_en="figure 1")
+    etag = analyst_api.get(evidence_url(evidence))["ETag"]
+    first = analyst_api.patch(
+        evidence_url(evidence), {"figures": figures_body("2", "3")}, HTTP_IF_MATCH=etag
+    )
+    before = stored(evidence)
+
+    second = analyst_api.patch(
+        evidence_url(evidence),
+        {"claim_en": "Mine", "figures": figures_body("9")},
+        HTTP_IF_MATCH=etag,
+    )
+
+    assert first.status_code == 200
+    assert second.status_code == 412
+    assert second.json()["current_version"] == 2
+    assert second["ETag"] == '"2"'
+    assert stored(evidence) == before
+    assert before["figures"] == [(1, Decimal("2"), "figure 2"), (2, Decimal("3"), "figure 3")]
+    assert Evidence.objects.get(pk=evidence.pk).version == 2
+
+
+def test_a_stale_version_in_the_evidence_body_is_400_and_writes_nothing(analyst_api):
+    evidence = EvidenceFactory(claim_en="Old claim")
+    analyst_api.patch(evidence_url(evidence), {"claim_en": "Second claim"})
+
+    response = analyst_api.patch(evidence_url(evidence), {"claim_en": "Mine", "version": 1})
+
+    assert response.status_code == 400
+    assert "version" in response.json()
+    assert Evidence.objects.get(pk=evidence.pk).claim_en == "Second claim"
+
+
+def test_if_match_wins_over_the_version_in_the_body(analyst_api):
+    evidence = EvidenceFactory(claim_en="Old claim")
+    analyst_api.patch(evidence_url(evidence), {"claim_en": "Second claim"})
+
+    response = analyst_api.patch(
+        evidence_url(evidence), {"claim_en": "Third claim", "version": 1}, HTTP_IF_MATCH='"2"'
+    )
+
+    assert response.status_code == 200, response.content
+    assert response["ETag"] == '"3"'
+
+
+def test_a_put_with_a_stale_if_match_is_412_and_writes_nothing(analyst_api):
+    evidence = fully_linked_evidence(n=1)
+    analyst_api.patch(evidence_url(evidence), {"claim_en": "Second claim"})
+    before = stored(evidence)
+
+    response = analyst_api.put(
+        evidence_url(evidence),
+        {"source": evidence.source_id, "claim_zh": "新", "claim_en": "New", "figures": []},
+        HTTP_IF_MATCH='"1"',
+    )
+
+    assert response.status_code == 412
+    assert stored(evidence) == before
+
+
+def test_a_write_that_changes_nothing_keeps_the_version(analyst_api):
+    evidence = fully_linked_evidence(n=1)
+    body = analyst_api.get(evidence_url(evidence)).json()
+
+    response = analyst_api.patch(
+        evidence_url(evidence),
+        {"claim_en": body["claim_en"], "figures": body["figures"], "risks": body["risks"]},
+        HTTP_IF_MATCH='"1"',
+    )
+
+    assert response.status_code == 200, response.content
+    assert response["ETag"] == '"1"'
+    assert Evidence.objects.get(pk=evidence.pk).version == 1
+
+
+@pytest.mark.parametrize("value", ["x3", "abc", '"1", "2"'])
+def test_a_malformed_if_match_is_a_400(analyst_api, value):
+    evidence = EvidenceFactory(claim_en="Old claim")
+
+    response = analyst_api.patch(evidence_url(evidence), {"claim_en": "Mine"}, HTTP_IF_MATCH=value)
+
+    assert response.status_code == 400
+    assert Evidence.objects.get(pk=evidence.pk).claim_en == "Old claim"
+
+
+def test_created_evidence_is_at_version_1_with_its_etag_and_location(analyst_api):
+    response = analyst_api.post(EVIDENCE_LIST, new_evidence_body(SourceFactory()))
+
+    assert response.status_code == 201, response.content
+    assert (response.json()["version"], response["ETag"]) == (1, '"1"')
+    assert type(response.headers["Location"]) is str
+
+
+def test_a_replayed_create_carries_the_etag_too(analyst_api):
+    body = new_evidence_body(SourceFactory())
+
+    analyst_api.post(EVIDENCE_LIST, body, HTTP_IDEMPOTENCY_KEY="k-etag")
+    retry = analyst_api.post(EVIDENCE_LIST, body, HTTP_IDEMPOTENCY_KEY="k-etag")
+
+    assert (retry["Idempotent-Replayed"], retry["ETag"]) == ("true", '"1"')
+
+
+def test_a_source_change_with_the_current_if_match_bumps_its_etag(analyst_api):
+    source = SourceFactory(title="Old title")
+
+    response = analyst_api.patch(source_url(source), {"title": "New title"}, HTTP_IF_MATCH='"1"')
+
+    assert response.status_code == 200, response.content
+    assert (response.json()["version"], response["ETag"]) == (2, '"2"')
+    assert Source.objects.get(pk=source.pk).title == "New title"
+
+
+def test_a_stale_if_match_on_a_source_is_412_and_writes_nothing(analyst_api):
+    source = SourceFactory(title="Old title")
+    analyst_api.patch(source_url(source), {"title": "Second title"})
+
+    response = analyst_api.put(
+        source_url(source),
+        {"kind": "survey", "title": "Mine", "reliability": "low"},
+        HTTP_IF_MATCH='"1"',
+    )
+
+    assert response.status_code == 412
+    assert (response.json()["current_version"], response["ETag"]) == (2, '"2"')
+    source.refresh_from_db()
+    assert (source.title, source.kind, source.version) == ("Second title", "academic_study", 2)
+
+
+def test_a_stale_version_in_a_source_body_is_400(analyst_api):
+    source = SourceFactory(title="Old title")
+    analyst_api.patch(source_url(source), {"title": "Second title"})
+
+    response = analyst_api.patch(source_url(source), {"title": "Mine", "version": 1})
+
+    assert response.status_code == 400
+    assert "version" in response.json()
+    assert Source.objects.get(pk=source.pk).title == "Second title"
+
+
+def test_a_source_read_from_the_api_and_sent_back_changed_is_saved(analyst_api):
+    source = SourceFactory(title="Old title")
+    body = analyst_api.get(source_url(source)).json()
+
+    response = analyst_api.put(source_url(source), {**body, "title": "New title"})
+
+    assert response.status_code == 200, response.content
+    assert (response.json()["title"], response.json()["version"]) == ("New title", 2)
+
+
+def test_a_created_source_is_at_version_1_with_its_etag(analyst_api):
+    response = analyst_api.post(SOURCE_LIST, new_source_body())
+
+    assert response.status_code == 201, response.content
+    assert (response.json()["version"], response["ETag"]) == (1, '"1"')
+    assert type(response.headers["Location"]) is str

@@ -56,7 +56,8 @@ def snapshot() -> dict:
     return {
         "counts": {model.__name__: model.objects.count() for model in MODELS},
         "measures": list(Measure.objects.values_list("code", "version", "status", "updated_at")),
-        "evidence": list(Evidence.objects.values_list("key", "updated_at")),
+        "evidence": list(Evidence.objects.values_list("key", "version", "updated_at")),
+        "sources": list(Source.objects.values_list("key", "version", "updated_at")),
     }
 
 
@@ -152,6 +153,32 @@ def test_a_changed_seed_text_updates_the_measure_and_bumps_its_version(tmp_path)
     measure = Measure.objects.get(code=measures[0]["code"])
     assert (measure.title_en, measure.version) == ("A better translation", 2)
     assert "1 updated" in output.splitlines()[-1]
+
+
+def test_a_first_load_puts_every_source_and_piece_of_evidence_at_version_1():
+    load_seed()
+
+    assert set(Source.objects.values_list("version", flat=True)) == {1}
+    assert set(Evidence.objects.values_list("version", flat=True)) == {1}
+
+
+def test_a_changed_seed_figure_or_source_bumps_only_their_versions(tmp_path):
+    load_seed()
+    shutil.copytree(settings.SEED_DIR, tmp_path / "seed")
+    evidence = seed_file("evidence.json")
+    evidence[0]["figures"][0]["value"] = "12345"
+    sources = seed_file("sources.json")
+    sources[0]["title"] = "A corrected title"
+    (tmp_path / "seed" / "evidence.json").write_text(json.dumps(evidence), encoding="utf-8")
+    (tmp_path / "seed" / "sources.json").write_text(json.dumps(sources), encoding="utf-8")
+
+    load_seed(dir=tmp_path / "seed")
+
+    changed = Evidence.objects.get(key=evidence[0]["key"])
+    assert (changed.version, changed.figures.first().value) == (2, Decimal("12345"))
+    assert Source.objects.get(key=sources[0]["key"]).version == 2
+    assert Evidence.objects.filter(version=1).count() == len(evidence) - 1
+    assert Source.objects.filter(version=1).count() == len(sources) - 1
 
 
 def test_a_malformed_seed_is_refused_and_writes_nothing(tmp_path):
