@@ -151,6 +151,11 @@ FILTER_ENUMS = {
     "reliability": "ReliabilityEnum",
     "attribution": "AttributionEnum",
     "priority": "LevelEnum",
+    # The report's parameters: components made here, so that a client has one enum for both
+    # the preview and the download.
+    "file": "ReportFormatEnum",
+    "lang": "LanguageEnum",
+    "period": "ReportPeriodEnum",
 }
 
 VALIDATION_ERROR_SCHEMA = {
@@ -169,7 +174,6 @@ def postprocess(result, generator, request, public):
     components = result.setdefault("components", {})
     components.setdefault("schemas", {})[VALIDATION_ERROR_BODY] = VALIDATION_ERROR_SCHEMA
     components["headers"] = HEADERS
-    components["schemas"] = dict(sorted(components["schemas"].items()))
     for name, schema in components["schemas"].items():
         _exact_blank_strings(schema, request_body=name.endswith("Request"))
     for item in result["paths"].values():
@@ -177,6 +181,7 @@ def postprocess(result, generator, request, public):
             _declare_responses(method, operation)
             for parameter in operation.get("parameters", []):
                 _ref_filter_enum(parameter, components["schemas"])
+    components["schemas"] = dict(sorted(components["schemas"].items()))
     return result
 
 
@@ -226,6 +231,7 @@ def _ref_filter_enum(parameter: dict, schemas: dict) -> None:
     target = schema["items"] if schema.get("type") == "array" else schema
     if "enum" not in target:
         return
+    schemas.setdefault(name, {"type": "string", "enum": target["enum"]})
     if set(target["enum"]) != set(schemas[name]["enum"]):
         raise ValueError(f"The values of filter {parameter['name']!r} are not those of {name}.")
     ref = {"$ref": f"#/components/schemas/{name}"}
