@@ -85,7 +85,8 @@ def drf_exception_handler(exc, context):
 
 def exception_handler(exc, context):
     """DRF's handler, plus: Django ValidationError -> 400 keyed by field; a stale version
-    named by If-Match -> 412; a protected row -> 409; lock and statement timeouts -> 409/503."""
+    named by If-Match -> 412; a protected row -> 409; lock and statement timeouts -> 409/503.
+    Every 400 body is field -> list of messages (validation_error_body)."""
     request = context.get("request")
     if isinstance(exc, StaleVersion) and request is not None and "If-Match" in request.headers:
         response = drf_exception_handler(PreconditionFailed(exc.messages[0]), context)
