@@ -6,13 +6,14 @@ PORT ?= 8000
 INSTALLED := $(VENV)/.installed-stamp
 ARGS ?=
 
-.PHONY: help install run serve test faults lint format migrations lock clean
+.PHONY: help install run serve test faults lint lint-api format migrations lock clean
 
 help:
 	@echo "make run    set up, migrate, load the seed and serve on 127.0.0.1:$(PORT)"
 	@echo "make test   set up and run the tests (SQLite, or DATABASE_URL's database)"
 	@echo "make faults fault scenarios against gunicorn (needs DATABASE_URL=postgres://...)"
 	@echo "make lint   ruff check and format check"
+	@echo "make lint-api  dump the OpenAPI schema and lint it (openapi-spec-validator, Spectral)"
 	@echo "make lock   re-pin constraints.txt from pyproject's ranges"
 
 # Reinstalls when the dependencies change.
@@ -43,6 +44,19 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The schema as served, checked by drf-spectacular, openapi-spec-validator and Spectral
+# (npm packages pinned in tools/package-lock.json, installed in tools/node_modules).
+lint-api: install tools/node_modules/.installed-stamp
+	mkdir -p var
+	$(BIN)/python manage.py spectacular --file var/openapi.yaml --validate --fail-on-warn
+	$(BIN)/openapi-spec-validator var/openapi.yaml
+	cd tools && npx --no-install spectral lint --ruleset spectral.yaml --fail-severity warn \
+		../var/openapi.yaml
+
+tools/node_modules/.installed-stamp: tools/package.json tools/package-lock.json
+	cd tools && npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
@@ -60,4 +74,4 @@ lock:
 	rm -rf var/lock-venv
 
 clean:
-	rm -rf $(VENV) var/static .pytest_cache
+	rm -rf $(VENV) var/static .pytest_cache tools/node_modules

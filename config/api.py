@@ -88,7 +88,8 @@ def drf_exception_handler(exc, context):
 
 def exception_handler(exc, context):
     """DRF's handler, plus: Django ValidationError -> 400 keyed by field; a stale version
-    named by If-Match -> 412; a protected row -> 409; lock and statement timeouts -> 409/503."""
+    named by If-Match -> 412; a protected row -> 409; lock and statement timeouts -> 409/503.
+    Every 400 body is field -> list of messages (validation_error_body)."""
     request = context.get("request")
     if isinstance(exc, StaleVersion) and request is not None and "If-Match" in request.headers:
         response = drf_exception_handler(PreconditionFailed(exc.messages[0]), context)
@@ -107,7 +108,37 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, ServiceUnavailable):
         response["Retry-After"] = "1"
+    if response is not None and response.status_code == status.HTTP_400_BAD_REQUEST:
+        response.data = validation_error_body(response.data)
     return response
+
+
+def validation_error_body(data) -> dict[str, list[str]]:
+    """Every 400 in one shape: each field at fault (a nested one named by its path, such as
+    `figures[0].value`), or `non_field_errors`, with its list of messages."""
+    body: dict[str, list[str]] = {}
+
+    def collect(value, path: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if path and isinstance(key, int):
+                    collect(item, f"{path}[{key}]")
+                elif path:
+                    collect(item, f"{path}.{key}")
+                elif key == "detail":
+                    collect(item, "non_field_errors")
+                else:
+                    collect(item, str(key))
+        elif isinstance(value, list) and any(isinstance(item, dict | list) for item in value):
+            for index, item in enumerate(value):
+                collect(item, f"{path}[{index}]" if path else "non_field_errors")
+        elif isinstance(value, list):
+            body.setdefault(path or "non_field_errors", []).extend(str(item) for item in value)
+        else:
+            body.setdefault(path or "non_field_errors", []).append(str(value))
+
+    collect(data, "")
+    return body
 
 
 def server_error(request, *args, **kwargs):
@@ -128,10 +159,24 @@ def bad_request(request, exception, *args, **kwargs):
     if request.path.startswith("/api/"):
         from django.http import JsonResponse
 
-        return JsonResponse({"detail": _("The request is malformed or too large.")}, status=400)
+        return JsonResponse(
+            {"non_field_errors": [_("The request is malformed or too large.")]}, status=400
+        )
     from django.views.defaults import bad_request as html_bad_request
 
     return html_bad_request(request, exception, *args, **kwargs)
+
+
+def page_not_found(request, exception, *args, **kwargs):
+    """A 404 that no API view answered (an id that is not a number, a misspelt path): JSON
+    under /api/, as the views' own 404s are; Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        from django.http import JsonResponse
+
+        return JsonResponse({"detail": str(exceptions.NotFound.default_detail)}, status=404)
+    from django.views.defaults import page_not_found as html_page_not_found
+
+    return html_page_not_found(request, exception, *args, **kwargs)
 
 
 class JSONRenderer(renderers.JSONRenderer):
@@ -245,6 +290,16 @@ class PageNumberPagination(pagination.PageNumberPagination):
             return min(size, self.max_page_size)
         return self.page_size
 
+    def get_paginated_response_schema(self, schema):
+        return without_examples(super().get_paginated_response_schema(schema))
+
+
+def without_examples(schema: dict) -> dict:
+    """DRF's page schema less its placeholder examples (api.example.org/accounts/...)."""
+    for prop in schema["properties"].values():
+        prop.pop("example", None)
+    return schema
+
 
 class CursorPagination(pagination.CursorPagination):
     """Pages in recording order that never skip or repeat a row, however deep.
@@ -306,7 +361,7 @@ class CursorPagination(pagination.CursorPagination):
         return response
 
     def get_paginated_response_schema(self, schema):
-        result = super().get_paginated_response_schema(schema)
+        result = without_examples(super().get_paginated_response_schema(schema))
         result["properties"]["resume"] = {
             "type": "string",
             "nullable": True,
@@ -316,11 +371,11 @@ class CursorPagination(pagination.CursorPagination):
         return result
 
 
+# A serializer mixin: a body field the serializer does not know is a 400 naming it, so a
+# misspelt field (`confidense`) is never dropped in silence or left at its default. Read-only
+# fields are known: a body read from the API may be sent back. (A comment, not a docstring:
+# the schema would show a docstring as the description of every serializer using it.)
 class RefuseUnknownFields:
-    """A serializer mixin: a body field the serializer does not know is a 400 naming it, so
-    a misspelt field (`confidense`) is never dropped in silence or left at its default.
-    Read-only fields are known: a body read from the API may be sent back."""
-
     unknown_field_message = gettext_lazy("Unknown field.")
 
     def validate(self, attrs):
@@ -408,10 +463,11 @@ SEARCH_MAX_TERMS = 10
 SEARCH_MAX_LENGTH = 200
 
 
-class BoundedSearchFilter(SearchFilter):
-    """`search` with at most SEARCH_MAX_TERMS words of at most SEARCH_MAX_LENGTH characters in
-    all: each word is a LIKE over several columns, so a thousand of them would hold a worker
-    for seconds."""
+class StrictSearchFilter(SearchFilter):
+    """DRF's search, advertised only where the view searches (elsewhere StrictFilterBackend
+    refuses `search`), with at most SEARCH_MAX_TERMS words and SEARCH_MAX_LENGTH characters:
+    each word is a LIKE over several columns, so a thousand of them would hold a worker for
+    seconds."""
 
     def get_search_terms(self, request):
         value = request.query_params.get(self.search_param, "")
@@ -427,9 +483,38 @@ class BoundedSearchFilter(SearchFilter):
             )
         return terms
 
+    def get_schema_operation_parameters(self, view):
+        if not getattr(view, "search_fields", None):
+            return []
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["maxLength"] = SEARCH_MAX_LENGTH
+            parameter["description"] = (
+                f"Words to find (at most {SEARCH_MAX_TERMS}, {SEARCH_MAX_LENGTH} characters in all)."
+            )
+        return parameters
+
 
 class StrictOrderingFilter(OrderingFilter):
     """`ordering` takes only the fields the view lists; anything else is a 400."""
+
+    def get_schema_operation_parameters(self, view):
+        fields = getattr(view, "ordering_fields", None)
+        if not fields:
+            return []  # StrictFilterBackend refuses `ordering` here
+        return [
+            {
+                "name": self.ordering_param,
+                "required": False,
+                "in": "query",
+                "description": "Sort by this field; `-` before it for descending. Empty values "
+                "come last.",
+                "schema": {
+                    "type": "string",
+                    "enum": [term for name in fields for term in (name, f"-{name}")],
+                },
+            }
+        ]
 
     def get_ordering(self, request, queryset, view):
         params = request.query_params.get(self.ordering_param)

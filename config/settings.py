@@ -227,7 +227,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["config.api.TrackerPermission"],
     "DEFAULT_FILTER_BACKENDS": [
         "config.api.StrictFilterBackend",
-        "config.api.BoundedSearchFilter",
+        "config.api.StrictSearchFilter",
         "config.api.StrictOrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "config.api.PageNumberPagination",
@@ -237,7 +237,7 @@ REST_FRAMEWORK = {
         *(["rest_framework.renderers.BrowsableAPIRenderer"] if API_BROWSABLE else []),
     ],
     "DEFAULT_PARSER_CLASSES": ["config.api.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
@@ -262,6 +262,11 @@ SPECTACULAR_SETTINGS = {
         "(`manage.py create_api_token USERNAME`)."
     ),
     "VERSION": "1.0.0",
+    # Relative: the schema is right wherever the app is served.
+    "SERVERS": [{"url": "/", "description": "This server"}],
+    "CONTACT": {"name": "Policy recommendation tracker maintainers"},
+    # The project publishes no licence: the API's terms are its owner's.
+    "LICENSE": {"name": "Proprietary: all rights reserved"},
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -274,7 +279,13 @@ SPECTACULAR_SETTINGS = {
         "StanceEnum": "evidence.choices.Stance",
         # Confidence and priority share the values high, medium, low.
         "LevelEnum": "recommendations.choices.Confidence",
+        # A status report's `report`: which report it is.
+        "ReportKindEnum": ["status"],
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.openapi.postprocess",
+    ],
 }
 
 # Where `load_seed` reads the paper's data.

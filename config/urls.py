@@ -19,6 +19,7 @@ class Router(routers.DefaultRouter):
 
 
 handler400 = "config.api.bad_request"
+handler404 = "config.api.page_not_found"
 handler500 = "config.api.server_error"
 
 admin.site.site_header = _("Policy recommendation tracker")

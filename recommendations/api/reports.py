@@ -12,6 +12,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
     extend_schema_view,
 )
 from rest_framework import serializers
@@ -25,6 +26,7 @@ from ..models import ReportSnapshot, StatusUpdate
 from ..reports.render import EXTENSIONS, FORMATS, LANGUAGES, MEDIA_TYPES, render
 from ..reports.snapshots import LOCALIZED_FORMATS, SNAPSHOT_FILES, STORED_TEXTS, snapshot_filename
 from ..reports.status import PERIODS, build_status_report, last_complete_period
+from .report_schema import StatusReportSerializer
 from .views import ReadOnlyViewSet
 
 
@@ -69,6 +71,7 @@ class ReportSnapshotDetailSerializer(ReportSnapshotSerializer):
         fields = (*ReportSnapshotSerializer.Meta.fields, "report")
         read_only_fields = fields
 
+    @extend_schema_field(StatusReportSerializer)
     def get_report(self, snapshot) -> dict:
         """The report as published (its JSON; sha256 is over the exact bytes)."""
         return json.loads(snapshot.report_json)
@@ -129,12 +132,17 @@ FILE_PARAMS = [
         description="en (default) or zh: the language of markdown and html.",
     ),
 ]
-# The file in the format asked for: the report's JSON object, or Markdown, CSV or HTML text.
+# The file in the format asked for: the report's JSON, or Markdown, CSV or HTML text.
+FILE_DESCRIPTION = (
+    "The report in the format `file` asks for: application/json (the default; the "
+    "StatusReport), text/markdown, text/csv (one row per measure) or text/html (one "
+    "self-contained page). Each text is UTF-8."
+)
 FILE_RESPONSES = {
-    (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, "file=json (the default)"),
-    (200, "text/markdown"): OpenApiResponse(OpenApiTypes.STR, "file=markdown"),
-    (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, "file=csv"),
-    (200, "text/html"): OpenApiResponse(OpenApiTypes.STR, "file=html"),
+    (200, "application/json"): OpenApiResponse(StatusReportSerializer, FILE_DESCRIPTION),
+    (200, "text/markdown"): OpenApiResponse(OpenApiTypes.STR, FILE_DESCRIPTION),
+    (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, FILE_DESCRIPTION),
+    (200, "text/html"): OpenApiResponse(OpenApiTypes.STR, FILE_DESCRIPTION),
     **{code: ERROR_RESPONSES[code] for code in ERRORS_READ},
 }
 
@@ -180,6 +188,8 @@ class ReportSnapshotViewSet(ReadOnlyViewSet):
 
     @extend_schema(
         summary="Download a published report's file",
+        description="A published report's stored file: its JSON exactly as published (the "
+        "bytes its sha256 is over), or its Markdown, CSV or HTML in `lang`.",
         parameters=FILE_PARAMS,
         responses=FILE_RESPONSES,
     )
@@ -196,6 +206,9 @@ class ReportSnapshotViewSet(ReadOnlyViewSet):
 
     @extend_schema(
         summary="Compute a status report without saving it",
+        description="The status report of a period, computed now and not saved: the last "
+        "complete `period` (default quarter), or `since` and `until` (both or neither). A "
+        "period holding more than REPORT_PREVIEW_MAX_UPDATES status updates is refused (400).",
         parameters=[
             OpenApiParameter("since", OpenApiTypes.DATE, description="Start (exclusive)."),
             OpenApiParameter("until", OpenApiTypes.DATE, description="End (inclusive)."),

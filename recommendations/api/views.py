@@ -5,7 +5,12 @@ from functools import cached_property
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -35,6 +40,70 @@ class ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
 class AsOfSerializer(serializers.Serializer):
     as_of = serializers.DateField(required=False)
 
+
+RECORDED = {
+    "id": 412,
+    "url": "http://127.0.0.1:8000/api/v1/status-updates/412/",
+    "measure": 8,
+    "measure_code": "3.2",
+    "status": "in_progress",
+    "progress": 30,
+    "confidence": "medium",
+    "effective_date": "2026-06-01",
+    "recorded_at": "2026-06-02T09:15:04.120000Z",
+    "recorded_by": "alice",
+    "note": "Pilot under way in two banks",
+    "evidence": [],
+    "measure_state": {
+        "id": 8,
+        "code": "3.2",
+        "status": "in_progress",
+        "progress": 30,
+        "status_effective_date": "2026-06-01",
+        "version": 2,
+    },
+}
+STATUS_UPDATE_EXAMPLES = [
+    OpenApiExample(
+        "An update in progress",
+        request_only=True,
+        value={
+            "status": "in_progress",
+            "progress": 30,
+            "effective_date": "2026-06-01",
+            "confidence": "medium",
+            "note": "Pilot under way in two banks",
+            "evidence": [],
+        },
+    ),
+    OpenApiExample("Recorded", response_only=True, status_codes=["201"], value=RECORDED),
+    OpenApiExample(
+        "Replayed",
+        response_only=True,
+        status_codes=["201"],
+        description="A retry with the same Idempotency-Key and body: the first response "
+        "again, with the header Idempotent-Replayed: true. Nothing is written.",
+        value=RECORDED,
+    ),
+    OpenApiExample(
+        "Stale If-Match",
+        response_only=True,
+        status_codes=["412"],
+        value={
+            "detail": "Measure 3.2 has changed since you loaded it (you have version 2, it is "
+            "now at version 3). Reload it and try again.",
+            "current_version": 3,
+        },
+    ),
+    OpenApiExample(
+        "A rule refused it",
+        response_only=True,
+        status_codes=["400"],
+        value={
+            "note": ["Moving from “Implemented” back to “In progress” needs a note saying why."]
+        },
+    ),
+]
 
 AS_OF = OpenApiParameter(
     "as_of",
@@ -162,6 +231,7 @@ class MeasureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         request=s.StatusUpdateInputSerializer,
         parameters=[IF_MATCH, IDEMPOTENCY_KEY, ETAG_HEADER],
         responses=with_errors(s.RecordedStatusUpdateSerializer, ERRORS_WRITE, created=True),
+        examples=STATUS_UPDATE_EXAMPLES,
     )
     @action(
         detail=True,
