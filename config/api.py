@@ -490,8 +490,7 @@ class StrictSearchFilter(SearchFilter):
         for parameter in parameters:
             parameter["schema"]["maxLength"] = SEARCH_MAX_LENGTH
             parameter["description"] = (
-                f"Words to find: at most {SEARCH_MAX_TERMS}, "
-                f"{SEARCH_MAX_LENGTH} characters in all."
+                f"Words to find: at most {SEARCH_MAX_TERMS}, {SEARCH_MAX_LENGTH} characters in all."
             )
         return parameters
 

@@ -160,3 +160,15 @@ def test_behind_trusted_proxies_the_client_is_the_address_they_saw(
     other = get("198.51.100.2")
 
     assert (codes, other) == ([200, 200, 429], 200)
+
+
+@pytest.mark.parametrize("path", ["/admin/login/", "/api/docs/", "/api/v1/pillars/"])
+def test_every_page_carries_a_content_security_policy_with_no_inline_script(admin_client, path):
+    response = admin_client.get(path)
+
+    policy = dict(
+        directive.strip().split(" ", 1)
+        for directive in response["Content-Security-Policy"].split(";")
+    )
+    assert policy["script-src"] == "'self'"
+    assert policy["default-src"] == "'self'" and policy["object-src"] == "'none'"

@@ -414,7 +414,20 @@ def context(browser, served, lang):
 
 @pytest.fixture
 def page(context):
-    return context.new_page()
+    """A new tab; the test fails if the page broke its Content-Security-Policy (Chromium
+    reports each refusal on the console)."""
+    page = context.new_page()
+    refused = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    yield page
+    assert not refused, f"The page broke its Content-Security-Policy: {refused}"
 
 
 class Screenshots:
