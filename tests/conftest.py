@@ -12,6 +12,13 @@ from rest_framework.test import APIClient
 from recommendations.integrity import history_maintenance
 from recommendations.roles import ANALYST, VIEWER
 
+# Every response under /api/v1/ is checked against the OpenAPI schema (tests/openapi_validation.py).
+from tests.openapi_validation import (  # noqa: F401 (fixtures)
+    openapi_checked_responses,
+    openapi_checker,
+    openapi_schema,
+)
+
 # Rules that depend on the date are given this "today", so tests need no clock tricks.
 TODAY = date(2026, 6, 30)
 

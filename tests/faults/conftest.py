@@ -10,12 +10,8 @@ import http.client
 import json
 import os
 import random
-import secrets
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -23,33 +19,28 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from recommendations.roles import ANALYST
+from tests.serving import (
+    ROOT,
+    AppServer,
+    Database,
+    app_environment,
+    children_of,
+    create_users,
+    gunicorn_command,
+    manage,
+)
 
-ROOT = Path(settings.BASE_DIR)
 SUMMARY_PATH = ROOT / "var" / "reliability.json"
 # Scenario name -> its figures; written to SUMMARY_PATH and printed at the end of the session.
 SUMMARY: dict = {}
 
 WORKERS = 2
 ANALYST_USER, ADMIN_USER = "faults-analyst", "faults-admin"
-# Settings the outer environment may hold that would change the app under test.
-APP_SETTINGS = {
-    "DEBUG",
-    "SECRET_KEY",
-    "ALLOWED_HOSTS",
-    "DATABASE_URL",
-    "CACHE_URL",
-    "LOG_LEVEL",
-    "IDEMPOTENCY_KEY_TTL_HOURS",
-    "BEHIND_TLS_PROXY",
-}
-APP_SETTING_PREFIXES = ("DB_", "API_", "SECURE_", "REPORT_")
 
 
 def pytest_configure(config):
@@ -104,51 +95,6 @@ def reliability_summary():
 # The database
 
 
-class Database:
-    """A PostgreSQL database reached with psycopg; each call opens a short connection of its
-    own, so that a restart of the server between calls does no harm."""
-
-    def __init__(self, name: str):
-        database = settings.DATABASES["default"]
-        self.name = name
-        self.params = {
-            "host": database.get("HOST") or "127.0.0.1",
-            "port": database.get("PORT") or 5432,
-            "user": database.get("USER") or "postgres",
-            "password": database.get("PASSWORD") or None,
-            "connect_timeout": 5,
-        }
-        self.url = urlsplit(settings.DATABASE_URL)._replace(path=f"/{name}").geturl()
-
-    def connect(self, *, autocommit: bool = True, dbname: str | None = None):
-        import psycopg
-
-        return psycopg.connect(dbname=dbname or self.name, autocommit=autocommit, **self.params)
-
-    def rows(self, sql: str, params=None) -> list[tuple]:
-        with self.connect() as conn:
-            cursor = conn.execute(sql, params)
-            return cursor.fetchall() if cursor.description else []
-
-    def value(self, sql: str, params=None):
-        return self.rows(sql, params)[0][0]
-
-    def accepts_connections(self) -> bool:
-        try:
-            self.value("SELECT 1")
-        except Exception:
-            return False
-        return True
-
-    def wait_until_up(self, seconds: float = 30) -> bool:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.accepts_connections():
-                return True
-            time.sleep(0.2)
-        return False
-
-
 def ensure_cluster_running(database: Database, command: list[str] | None = None) -> None:
     """Leave the PostgreSQL cluster running, whatever a scenario did to it: start it with
     `command` (pg_ctlcluster ... VERSION NAME) if it does not answer within 20 s."""
@@ -156,51 +102,6 @@ def ensure_cluster_running(database: Database, command: list[str] | None = None)
         return
     subprocess.run([*command, "start"], capture_output=True, timeout=60, check=False)
     database.wait_until_up(30)
-
-
-def app_environment(database_url: str, **extra: str) -> dict:
-    """The environment of a production-like app: no DEBUG, a random key, the shared cache in
-    the database, and throttling high enough for a load test unless `extra` says otherwise."""
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in APP_SETTINGS and not name.startswith(APP_SETTING_PREFIXES)
-    }
-    environment.update(
-        DEBUG="0",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="127.0.0.1",
-        SECURE_SSL_REDIRECT="0",
-        DATABASE_URL=database_url,
-        CACHE_URL="db://",
-        API_THROTTLE_USER="100000/minute",
-        LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-    )
-    environment.update(extra)
-    return environment
-
-
-def manage(database: Database, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=app_environment(database.url),
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, f"manage.py {' '.join(args)}:\n{result.stdout}{result.stderr}"
-    return result.stdout
-
-
-CREATE_USERS = f"""
-from django.contrib.auth.models import Group, User
-analyst = User.objects.create_user({ANALYST_USER!r}, password=None, is_staff=True)
-analyst.groups.add(Group.objects.get(name={ANALYST!r}))
-User.objects.create_superuser({ADMIN_USER!r}, email="", password=None)
-"""
 
 
 @dataclass
@@ -231,13 +132,10 @@ def app(reliability_summary):
     maintenance.rows(f'DROP DATABASE IF EXISTS "{database.name}" WITH (FORCE)')
     maintenance.rows(f'CREATE DATABASE "{database.name}"')
     try:
-        manage(database, "migrate", "--noinput")
-        manage(database, "load_seed")
-        manage(database, "shell", "-c", CREATE_USERS)
-        tokens = {
-            user: manage(database, "create_api_token", user).strip().splitlines()[-1]
-            for user in (ANALYST_USER, ADMIN_USER)
-        }
+        environment = app_environment(database.url)
+        manage(environment, "migrate", "--noinput")
+        manage(environment, "load_seed")
+        tokens = create_users(environment, {ANALYST_USER: ANALYST, ADMIN_USER: None})
         measures = [
             row[0]
             for row in database.rows(
@@ -305,59 +203,17 @@ def call(
 # Servers
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def children_of(pid: int) -> list[int]:
-    """Live child processes of `pid` (from /proc: the kernel may lack task/*/children)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid and fields[0] != "Z":  # state, then parent pid
-            found.append(int(entry.name))
-    return found
-
-
-class Server:
-    """gunicorn serving config.wsgi on a free loopback port, with the app's settings in its
-    environment; its output (tracebacks of server errors included) goes to `log`."""
+class Server(AppServer):
+    """gunicorn serving config.wsgi with WORKERS workers on a free loopback port, with the
+    app's production-like settings and `env` in its environment."""
 
     def __init__(self, app: App, log: Path, **env: str):
+        super().__init__(
+            lambda port: gunicorn_command(port, WORKERS),
+            app_environment(app.database.url, **env),
+            log,
+        )
         self.app = app
-        self.log = log
-        self.port = free_port()
-        self.env = app_environment(app.database.url, **env)
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> "Server":
-        with self.log.open("ab") as output:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "config.wsgi",
-                    f"--workers={WORKERS}",
-                    "--timeout=20",
-                    "--graceful-timeout=3",
-                    f"--bind=127.0.0.1:{self.port}",
-                ],
-                cwd=ROOT,
-                env=self.env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: stop() reaches the workers
-            )
-        return self
 
     def call(self, method: str, path: str, token: str, **kwargs) -> Answer:
         return call(self.port, method, path, token, **kwargs)
@@ -384,33 +240,6 @@ class Server:
             time.sleep(0.1)
             pids = children_of(self.process.pid)
         return pids
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self) -> None:
-        """SIGTERM to the master; SIGKILL to its process group if it is not gone in 5 s."""
-        if self.process is None:
-            return
-        if self.running:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=5)
-                return
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)  # the group of this gunicorn only
-        except ProcessLookupError:
-            return
-        self.process.wait(timeout=5)
-
-    def server_errors(self) -> list[str]:
-        """The tracebacks Django logged for server errors, as text."""
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        blocks = text.split("Internal Server Error")[1:]
-        return ["Internal Server Error" + block[:3000] for block in blocks]
 
 
 @pytest.fixture

@@ -1,0 +1,342 @@
+"""Every operation of the served schema, over HTTP, through runserver and through gunicorn.
+
+In-process tests never cross a real WSGI server, so they missed that a 201's Location (DRF's
+Hyperlink, a str subclass) made both servers answer 500 after the write. Here every answer is
+checked by `served.call`: no 5xx, a Location on each 201, and a status, media type, headers and
+body the served schema declares (tests/openapi_validation.py).
+"""
+
+import uuid
+
+import pytest
+
+from tests.served.conftest import EXERCISED, VIEWER_USER
+
+pytestmark = pytest.mark.served
+
+MEASURES = "/api/v1/measures/"
+FEED = "/api/v1/status-updates/"
+LISTS = (
+    "/api/v1/pillars/",
+    "/api/v1/measures/",
+    "/api/v1/risks/",
+    "/api/v1/scenarios/",
+    "/api/v1/innovation-mechanisms/",
+    "/api/v1/institutions/",
+    "/api/v1/evidence/",
+    "/api/v1/sources/",
+    "/api/v1/reports/",
+    "/api/v1/status-updates/",
+)
+FORMATS = {
+    "json": "application/json",
+    "markdown": "text/markdown",
+    "csv": "text/csv",
+    "html": "text/html",
+}
+
+
+def rows(body) -> list:
+    return body["results"] if isinstance(body, dict) else body
+
+
+def measure_id(served, code: str) -> int:
+    response = served.call("GET", MEASURES, params={"search": code, "page_size": 50})
+    [measure] = [m for m in response.json()["results"] if m["code"] == code]
+    return measure["id"]
+
+
+def record(served, measure: int, *, etag: str, key: str, progress: int = 30, note: str = "x"):
+    return served.call(
+        "POST",
+        f"{MEASURES}{measure}/status-updates/",
+        json={
+            "status": "in_progress",
+            "progress": progress,
+            "effective_date": "2026-01-15",
+            "confidence": "medium",
+            "note": note,
+            "evidence": [],
+        },
+        headers={"If-Match": etag, "Idempotency-Key": key},
+    )
+
+
+# Reads
+
+
+@pytest.mark.parametrize("path", LISTS)
+def test_every_list_and_a_detail_of_it_are_served(served, path):
+    listed = served.call("GET", path)
+    assert listed.status_code == 200, listed.text[:500]
+    first = rows(listed.json())[0]
+
+    detail = served.call("GET", f"{path}{first['id']}/")
+
+    assert detail.status_code == 200
+    assert detail.json()["id"] == first["id"]
+
+
+def test_measures_filter_by_pillar_status_and_risk_and_order(served):
+    response = served.call(
+        "GET",
+        MEASURES,
+        params={
+            "pillar": 3,
+            "status": ["not_assessed", "in_progress"],
+            "risk": "data_security",
+            "ordering": "-code",
+        },
+    )
+
+    assert response.status_code == 200
+    found = response.json()["results"]
+    assert found and all(m["pillar"] == 3 for m in found)
+    assert all("data_security" in {r["key"] for r in m["risks"]} for m in found)
+    assert [m["code"] for m in found] == sorted((m["code"] for m in found), reverse=True)
+
+
+def test_evidence_filters_by_measure_and_stance(served):
+    response = served.call("GET", "/api/v1/evidence/", params={"measure": "3.2"})
+
+    assert response.status_code == 200
+    found = response.json()["results"]
+    assert found
+    assert all("3.2" in {link["measure"] for link in e["measures"]} for e in found)
+
+
+def test_sources_and_feed_filter(served):
+    sources = served.call("GET", "/api/v1/sources/", params={"kind": "academic_study"}).json()
+    feed = served.call("GET", FEED, params={"measure": "1.1"}).json()
+
+    assert sources["results"]
+    assert all(source["kind"] == "academic_study" for source in sources["results"])
+    assert feed["results"] and all(u["measure_code"] == "1.1" for u in feed["results"])
+
+
+def test_as_of_the_publication_date_every_measure_is_not_assessed(served):
+    listed = served.call("GET", MEASURES, params={"as_of": "2025-04-15", "page_size": 100})
+    one = served.call(
+        "GET", f"{MEASURES}{measure_id(served, '1.1')}/", params={"as_of": "2025-04-15"}
+    )
+
+    assert listed.status_code == 200
+    assert {m["status"] for m in listed.json()["results"]} == {"not_assessed"}
+    assert one.json()["as_of"] == "2025-04-15"
+    assert one.json()["status"] == "not_assessed"
+
+
+def test_a_measures_history_is_served(served):
+    response = served.call("GET", f"{MEASURES}{measure_id(served, '1.2')}/status-updates/")
+
+    assert response.status_code == 200
+    assert response.json()["results"][-1]["status"] == "not_assessed"
+
+
+def test_the_feed_is_followed_to_its_end_and_resumed_to_exactly_the_new_row(served):
+    seen, page, pages = [], served.call("GET", FEED, params={"page_size": 4}).json(), 1
+    while page["next"] and pages < 100:
+        seen += [u["id"] for u in page["results"]]
+        page, pages = served.call("GET", page["next"]).json(), pages + 1
+    seen += [u["id"] for u in page["results"]]
+    resume = page["resume"]
+    measure = measure_id(served, "2.1")
+    etag = served.call("GET", f"{MEASURES}{measure}/").headers["ETag"]
+
+    created = record(served, measure, etag=etag, key=uuid.uuid4().hex)
+    resumed = served.call("GET", resume).json()
+
+    assert len(seen) == len(set(seen)) >= 15  # the seed's first entries, no row twice
+    assert created.status_code == 201, created.text
+    assert [u["id"] for u in resumed["results"]] == [created.json()["id"]]
+
+
+# Writes
+
+
+def test_a_status_update_is_recorded_replayed_and_a_stale_one_refused(served):
+    measure = measure_id(served, "3.2")
+    before = served.call("GET", f"{MEASURES}{measure}/")
+    key = uuid.uuid4().hex
+
+    created = record(served, measure, etag=before.headers["ETag"], key=key, note="pilot")
+    replayed = record(served, measure, etag=before.headers["ETag"], key=key, note="pilot")
+    stale = record(served, measure, etag=before.headers["ETag"], key=uuid.uuid4().hex)
+    located = served.call("GET", created.headers["Location"])
+
+    assert created.status_code == 201, created.text
+    assert created.headers["ETag"] == f'"{before.json()["version"] + 1}"'
+    assert located.status_code == 200
+    assert located.json()["id"] == created.json()["id"]
+    assert replayed.status_code == 201
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json() == created.json()
+    assert stale.status_code == 412
+    assert stale.json()["current_version"] == before.json()["version"] + 1
+
+
+def test_a_measure_is_patched_with_if_match(served):
+    measure = measure_id(served, "4.1")
+    etag = served.call("GET", f"{MEASURES}{measure}/").headers["ETag"]
+
+    patched = served.call(
+        "PATCH",
+        f"{MEASURES}{measure}/",
+        json={"priority": "high", "target_date": "2027-06-30"},
+        headers={"If-Match": etag},
+    )
+
+    assert patched.status_code == 200, patched.text
+    assert (patched.json()["priority"], patched.json()["target_date"]) == ("high", "2027-06-30")
+    assert patched.headers["ETag"] != etag
+
+
+def test_a_source_is_created_replaced_and_patched(served):
+    key = f"served-{uuid.uuid4().hex[:8]}"
+    created = served.call(
+        "POST",
+        "/api/v1/sources/",
+        json={
+            "key": key,
+            "kind": "technical_report",
+            "title": "AI in banking",
+            "year": 2024,
+            "reliability": "high",
+        },
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert created.status_code == 201, created.text
+    location = created.headers["Location"]
+
+    replaced = served.call(
+        "PUT", location, json={"kind": "survey", "title": "New title", "reliability": "medium"}
+    )
+    patched = served.call("PATCH", location, json={"year": 2025})
+    read = served.call("GET", location)
+
+    assert replaced.status_code == 200, replaced.text
+    assert patched.status_code == 200, patched.text
+    assert (read.json()["key"], read.json()["title"], read.json()["year"]) == (
+        key,
+        "New title",
+        2025,
+    )
+
+
+def test_evidence_is_created_with_figures_replaced_and_patched(served):
+    source = served.call("GET", "/api/v1/sources/").json()["results"][0]["id"]
+    created = served.call(
+        "POST",
+        "/api/v1/evidence/",
+        json={
+            "source": source,
+            "attribution": "cited",
+            "claim_zh": "试点",
+            "claim_en": "A pilot",
+            "figures": [
+                {
+                    "value": "12",
+                    "unit": "%",
+                    "qualifier": "exact",
+                    "measures_zh": "份额",
+                    "measures_en": "share",
+                }
+            ],
+            "measures": [{"measure": "3.2", "stance": "supports"}],
+        },
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert created.status_code == 201, created.text
+    location = created.headers["Location"]
+
+    replaced = served.call(
+        "PUT",
+        location,
+        json={"source": source, "claim_zh": "新", "claim_en": "New claim", "figures": []},
+    )
+    patched = served.call("PATCH", location, json={"claim_en": "Patched claim"})
+    read = served.call("GET", location)
+
+    assert created.json()["figures"][0]["value"].startswith("12")
+    assert replaced.status_code == 200, replaced.text
+    assert patched.status_code == 200, patched.text
+    assert (read.json()["claim_en"], read.json()["figures"]) == ("Patched claim", [])
+
+
+# Reports
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_report_preview_is_served_in_every_format(served, fmt):
+    response = served.call(
+        "GET", "/api/v1/reports/preview/", params={"file": fmt, "lang": "zh", "period": "year"}
+    )
+
+    assert response.status_code == 200, response.text[:500]
+    assert response.headers["Content-Type"].startswith(FORMATS[fmt])
+    assert response.content
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_published_report_is_downloaded_in_every_format(served, fmt):
+    report = served.call("GET", "/api/v1/reports/").json()["results"][0]
+
+    response = served.call(
+        "GET", f"/api/v1/reports/{report['id']}/download/", params={"file": fmt, "lang": "en"}
+    )
+
+    assert response.status_code == 200, response.text[:500]
+    assert response.headers["Content-Type"].startswith(FORMATS[fmt])
+    assert response.content
+
+
+# Errors
+
+
+def test_an_unknown_query_parameter_is_400(served):
+    response = served.call("GET", MEASURES, params={"colour": "red"})
+
+    assert response.status_code == 400
+    assert "colour" in response.text
+
+
+def test_no_credentials_is_401(served):
+    response = served.call("GET", MEASURES, user=None)
+
+    assert response.status_code == 401
+
+
+def test_a_viewer_may_not_write(served):
+    measure = measure_id(served, "5.1")
+
+    response = served.call(
+        "POST",
+        f"{MEASURES}{measure}/status-updates/",
+        user=VIEWER_USER,
+        json={"status": "planned", "progress": 10, "effective_date": "2026-01-15"},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+
+    assert response.status_code == 403
+
+
+def test_an_unknown_id_is_404(served):
+    response = served.call("GET", f"{MEASURES}999999/")
+
+    assert response.status_code == 404
+
+
+def test_a_status_update_cannot_be_deleted(served):
+    update = served.call("GET", FEED).json()["results"][0]
+
+    response = served.call("DELETE", f"{FEED}{update['id']}/")
+
+    assert response.status_code == 405
+    assert served.call("GET", f"{FEED}{update['id']}/").status_code == 200
+
+
+def test_every_operation_of_the_schema_was_exercised(served):
+    # Runs after every other test of its server (conftest's collection hook).
+    missing = served.checker.operations() - EXERCISED[served.kind]
+
+    assert not missing, f"operations the served suite never called: {sorted(missing)}"
