@@ -40,6 +40,9 @@ ERROR_RESPONSES = {
         "nothing was written. The current version is in the body and ETag.",
     ),
     422: OpenApiResponse(ErrorSerializer, "The Idempotency-Key was used for a different request."),
+    415: OpenApiResponse(
+        ErrorSerializer, "The body is not JSON: send it with Content-Type: application/json."
+    ),
     429: OpenApiResponse(ErrorSerializer, "Too many requests; see Retry-After."),
     503: OpenApiResponse(
         ErrorSerializer,
@@ -194,6 +197,8 @@ def _header(name: str) -> dict:
 def _declare_responses(method: str, operation: dict) -> None:
     responses = operation["responses"]
     responses.setdefault("503", _response_for(503))
+    if "requestBody" in operation:
+        responses.setdefault("415", _response_for(415))
     for code, response in responses.items():
         if code == "400":
             for media in response.get("content", {}).values():

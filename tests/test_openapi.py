@@ -464,3 +464,15 @@ def test_the_schema_names_its_server_licence_and_contact(schema):
     assert schema["servers"] == [{"url": "/", "description": "This server"}]
     assert schema["info"]["license"]["name"]
     assert schema["info"]["contact"]["name"]
+
+
+def test_every_operation_with_a_body_declares_the_415_of_a_body_that_is_not_json(schema):
+    with_body = [
+        (path, method, operation)
+        for path, method, operation in operations(schema)
+        if "requestBody" in operation
+    ]
+
+    assert with_body
+    for path, method, operation in with_body:
+        assert "415" in operation["responses"], (method, path)

@@ -215,12 +215,12 @@ def _sources_and_evidence(
                 f"https://example.org/synthetic/{key}",
                 f"Synthetic Author {n}. Synthetic source {n}.",
             )
-            + (rng.choice(Reliability.values), "", "", at, at)
+            + (rng.choice(Reliability.values), "", "", at, at, 1)
         )
     writer.rows(
         Source,
         ("key", "kind", "authors", "title", "venue", "year", "published_on", "url", "citation")
-        + ("reliability", "note_zh", "note_en", "created_at", "updated_at"),
+        + ("reliability", "note_zh", "note_en", "created_at", "updated_at", "version"),
         source_rows,
     )
     source_ids = dict(Source.objects.filter(key__in=sources).values_list("key", "id"))
@@ -234,12 +234,12 @@ def _sources_and_evidence(
         evidence_rows.append(
             (key, source_ids[rng.choice(sources)], Attribution.CITED.value)
             + (f"合成证据 {n}", f"Synthetic evidence {n}", "", f"p. {rng.randint(1, 300)}")
-            + (day, precision, "", "", at, at)
+            + (day, precision, "", "", at, at, 1)
         )
     writer.rows(
         Evidence,
         ("key", "source", "attribution", "claim_zh", "claim_en", "quote", "location", "date")
-        + ("date_precision", "note_zh", "note_en", "created_at", "updated_at"),
+        + ("date_precision", "note_zh", "note_en", "created_at", "updated_at", "version"),
         evidence_rows,
     )
     found = dict(Evidence.objects.filter(key__in=keys).values_list("key", "id"))

@@ -6,6 +6,7 @@ import datetime
 import importlib
 import json
 import os
+import pkgutil
 import subprocess
 import sys
 import uuid
@@ -66,7 +67,7 @@ def generated(served):
 
 @pytest.fixture
 def api(generated, served):
-    """(the client, its api.v1 modules, its models) for the analyst."""
+    """(the client, its operations' modules by name, its models) for the analyst."""
     client = generated.AuthenticatedClient(
         base_url=served.server.base_url,
         token=served.tokens["served-analyst"],
@@ -75,9 +76,17 @@ def api(generated, served):
         raise_on_unexpected_status=True,
         timeout=30,
     )
-    v1 = importlib.import_module(f"{PACKAGE}.api.v1")
+    # One package per tag of the schema (measures, status_updates, …), one module per operation.
+    api_package = importlib.import_module(f"{PACKAGE}.api")
+    where = {
+        operation.name: f"{api_package.__name__}.{tag.name}.{operation.name}"
+        for tag in pkgutil.iter_modules(api_package.__path__)
+        for operation in pkgutil.iter_modules(
+            importlib.import_module(f"{api_package.__name__}.{tag.name}").__path__
+        )
+    }
     modules = {
-        name: importlib.import_module(f"{PACKAGE}.api.v1.{name}")
+        name: importlib.import_module(where[name])
         for name in (
             "v1_measures_list",
             "v1_measures_retrieve",
@@ -90,7 +99,6 @@ def api(generated, served):
             "v1_reports_download_retrieve",
         )
     }
-    assert v1
     return client, modules, importlib.import_module(f"{PACKAGE}.models")
 
 
@@ -107,7 +115,9 @@ def test_the_generated_client_reads_writes_and_follows_the_feed(api):
         note="generated client",
     )
 
-    listed = v1["v1_measures_list"].sync_detailed(client=client, pillar=3, ordering="code")
+    listed = v1["v1_measures_list"].sync_detailed(
+        client=client, pillar=3, ordering=models.V1MeasuresListOrdering.CODE
+    )
     measure = listed.parsed.results[0]
     read = v1["v1_measures_retrieve"].sync_detailed(str(measure.id), client=client)
     etag, key = read.headers["etag"], uuid.uuid4().hex
@@ -180,14 +190,14 @@ def test_the_generated_client_fetches_every_report_format(api, fmt):
     preview = v1["v1_reports_preview_retrieve"]
     download = v1["v1_reports_download_retrieve"]
     asked = {
-        "file": preview.V1ReportsPreviewRetrieveFile(fmt),
-        "period": preview.V1ReportsPreviewRetrievePeriod("year"),
+        "file": models.ReportFormatEnum(fmt),
+        "period": models.ReportPeriodEnum("year"),
     }
 
     if fmt == "json":
         previewed = preview.sync_detailed(client=client, **asked)
         downloaded = download.sync_detailed(
-            str(report.id), client=client, file=download.V1ReportsDownloadRetrieveFile(fmt)
+            str(report.id), client=client, file=models.ReportFormatEnum(fmt)
         )
         assert (previewed.status_code, downloaded.status_code) == (200, 200)
         assert previewed.parsed is not None and downloaded.parsed is not None
@@ -198,7 +208,7 @@ def test_the_generated_client_fetches_every_report_format(api, fmt):
     for response in (
         httpx_client.request(**preview._get_kwargs(**asked)),
         httpx_client.request(
-            **download._get_kwargs(str(report.id), file=download.V1ReportsDownloadRetrieveFile(fmt))
+            **download._get_kwargs(str(report.id), file=models.ReportFormatEnum(fmt))
         ),
     ):
         assert response.status_code == 200
