@@ -5,7 +5,7 @@ import pytest
 from django.apps import apps
 from django.contrib.auth.models import Group
 from django.core.management import call_command
-from django.test import TransactionTestCase
+from django.test import TransactionTestCase, override_settings
 from django.utils import translation
 from rest_framework.test import APIClient
 
@@ -36,6 +36,15 @@ def flush_with_history_maintenance():
     TransactionTestCase._fixture_teardown = flush
     yield
     TransactionTestCase._fixture_teardown = teardown
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing():
+    """Users made by tests get a cheap hash: production's PBKDF2 costs a third of a second per
+    user, which most tests pay once or twice. Served and browser tests' app servers, which run
+    with their own settings, keep the real one."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(autouse=True)
