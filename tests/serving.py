@@ -1,6 +1,7 @@
-"""The real app served for tests, shared by tests/faults and tests/served: a throwaway
-database (PostgreSQL or a SQLite file), the manage.py commands that prepare it, and an app
-server (gunicorn or runserver) on a free loopback port, each in an environment of its own.
+"""The real app served for tests, shared by tests/faults, tests/served and tests/browser: a
+throwaway database (PostgreSQL or a SQLite file), the manage.py commands that prepare it, and
+an app server (gunicorn or runserver) on a free loopback port, each in an environment of its
+own.
 
 Every wait here is bounded in count and in time, and a server is stopped through its own
 process group only.
@@ -10,6 +11,7 @@ import os
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -31,6 +33,7 @@ APP_SETTINGS = {
     "LOG_LEVEL",
     "IDEMPOTENCY_KEY_TTL_HOURS",
     "BEHIND_TLS_PROXY",
+    "CSRF_TRUSTED_ORIGINS",
 }
 APP_SETTING_PREFIXES = ("DB_", "API_", "SECURE_", "REPORT_")
 
@@ -93,6 +96,37 @@ class Database:
         Database("postgres").rows(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
+class SQLiteDatabase:
+    """A SQLite file, with the same queries as Database (%s placeholders); its folder, a
+    temporary one, takes it away."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.url = f"sqlite:///{path}"
+
+    def rows(self, sql: str, params=()) -> list[tuple]:
+        conn = sqlite3.connect(self.path, timeout=20)
+        try:
+            with conn:
+                return conn.execute(sql.replace("%s", "?"), params or ()).fetchall()
+        finally:
+            conn.close()
+
+    def value(self, sql: str, params=()):
+        return self.rows(sql, params)[0][0]
+
+    def drop(self) -> None:
+        pass
+
+
+def throwaway_database(name: str, folder: Path) -> Database | SQLiteDatabase:
+    """A fresh PostgreSQL database `name` when the tests run on PostgreSQL, else a SQLite file
+    in `folder`; drop() it at the end."""
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        return Database(name).create()
+    return SQLiteDatabase(folder / "db.sqlite3")
+
+
 # Environments and commands
 
 
@@ -106,6 +140,12 @@ def clean_environment(**extra: str) -> dict:
     }
     environment.update(PYTHONUNBUFFERED="1", **extra)
     return environment
+
+
+def development_environment(database_url: str) -> dict:
+    """The environment of `make run`: DEBUG=1, the given database, every other setting at its
+    default."""
+    return clean_environment(DEBUG="1", DATABASE_URL=database_url)
 
 
 def app_environment(database_url: str, **extra: str) -> dict:

@@ -13,26 +13,30 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
-import sqlite3
 import subprocess
-import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 import warnings
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
 from django.utils import timezone
 
 from recommendations.roles import ANALYST, VIEWER
+from tests.serving import (
+    ROOT,
+    AppServer,
+    Database,
+    SQLiteDatabase,
+    development_environment,
+    manage,
+    runserver_command,
+    throwaway_database,
+)
 
 from .support import (
     ANALYST_USER,
@@ -43,7 +47,6 @@ from .support import (
     sign_in,
 )
 
-ROOT = Path(settings.BASE_DIR)
 SCREENSHOTS = ROOT / "var" / "screenshots"
 OVERFLOW_REPORT = SCREENSHOTS / "overflow.json"
 
@@ -66,22 +69,6 @@ VIEWPORT = {"width": 1366, "height": 768}
 # The admin's language -> the browser locale that asks for it through Accept-Language.
 BROWSER_LOCALES = {"zh-hans": "zh-CN", "en": "en-US"}
 WAIT_MS = 15_000  # the longest any page, element or download is waited for
-
-
-# Settings the outer environment (or pytest-env) may hold that would change the served app.
-APP_SETTINGS = {
-    "DEBUG",
-    "SECRET_KEY",
-    "ALLOWED_HOSTS",
-    "DATABASE_URL",
-    "CACHE_URL",
-    "LOG_LEVEL",
-    "IDEMPOTENCY_KEY_TTL_HOURS",
-    "BEHIND_TLS_PROXY",
-    "CSRF_TRUSTED_ORIGINS",
-    "SECURE_COOKIES",
-}
-APP_SETTING_PREFIXES = ("DB_", "API_", "SECURE_", "REPORT_")
 
 
 def chromium_path() -> str | None:
@@ -127,64 +114,6 @@ def pytest_terminal_summary(terminalreporter):
 
 
 # The served app
-
-
-def app_environment(database_url: str) -> dict:
-    """The environment of `make run`: DEBUG on, and the given database."""
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in APP_SETTINGS and not name.startswith(APP_SETTING_PREFIXES)
-    }
-    environment.update(DEBUG="1", DATABASE_URL=database_url, PYTHONUNBUFFERED="1")
-    return environment
-
-
-class Database:
-    """The served app's own database: a SQLite file in a temporary folder, or, when the tests
-    run on PostgreSQL, a fresh PostgreSQL database beside the test database."""
-
-    def __init__(self, folder: Path):
-        default = settings.DATABASES["default"]
-        self.postgres = default["ENGINE"] == "django.db.backends.postgresql"
-        if self.postgres:
-            self.name = f"{default['NAME']}_browser_{os.getpid()}"[-63:]
-            self.params = {
-                "host": default.get("HOST") or "127.0.0.1",
-                "port": default.get("PORT") or 5432,
-                "user": default.get("USER") or "postgres",
-                "password": default.get("PASSWORD") or None,
-                "connect_timeout": 5,
-            }
-            self.url = urlsplit(settings.DATABASE_URL)._replace(path=f"/{self.name}").geturl()
-        else:
-            self.path = folder / "browser.sqlite3"
-            self.url = f"sqlite:///{self.path}"
-
-    def _maintenance(self, sql: str) -> None:
-        import psycopg
-
-        with psycopg.connect(dbname="postgres", autocommit=True, **self.params) as conn:
-            conn.execute(sql)
-
-    def create(self) -> None:
-        if self.postgres:
-            self._maintenance(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-            self._maintenance(f'CREATE DATABASE "{self.name}"')
-
-    def drop(self) -> None:
-        if self.postgres:
-            self._maintenance(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-
-    def value(self, sql: str, params: tuple = ()):
-        """The first column of the first row of `sql` (%s placeholders)."""
-        if self.postgres:
-            import psycopg
-
-            with psycopg.connect(dbname=self.name, autocommit=True, **self.params) as conn:
-                return conn.execute(sql, params).fetchone()[0]
-        with sqlite3.connect(self.path, timeout=20) as conn:
-            return conn.execute(sql.replace("%s", "?"), params).fetchone()[0]
 
 
 # One process, so that Django starts once: `make run`'s migrate and load_seed, the two users,
@@ -236,7 +165,7 @@ def set_up_script(report_output: Path) -> str:
 @dataclass
 class ServedApp:
     url: str
-    database: Database
+    database: Database | SQLiteDatabase
     log: Path
     today: date
     _log_offset: int = field(default=0)
@@ -262,55 +191,6 @@ class ServedApp:
         return new
 
 
-def manage(database: Database, *args: str, timeout: float = 180) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=app_environment(database.url),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    assert result.returncode == 0, f"manage.py {' '.join(args)}:\n{result.stdout}{result.stderr}"
-    return result.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_serving(url: str, process: subprocess.Popen, seconds: float = 30) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with urllib.request.urlopen(f"{url}/admin/login/", timeout=3) as response:
-                if response.status == 200:
-                    return True
-        except (OSError, urllib.error.URLError):
-            pass
-        time.sleep(0.2)
-    return False
-
-
-def stop(process: subprocess.Popen) -> None:
-    """SIGTERM to the server; SIGKILL to its own process group if it is not gone in 5 s."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=5)
-            return
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(process.pid, signal.SIGKILL)  # the group this fixture started, only
-    except ProcessLookupError:
-        return
-    process.wait(timeout=5)
-
-
 # Package scope: the server and the browser stop as soon as the browser tests are done.
 @pytest.fixture(scope="package")
 def served():
@@ -318,32 +198,30 @@ def served():
     analyst and a viewer, a published report snapshot, and measure 3.3 partially implemented."""
     with tempfile.TemporaryDirectory(prefix="tracker-browser-") as folder:
         folder = Path(folder)
-        database = Database(folder)
-        database.create()
-        process = None
+        name = f"{settings.DATABASES['default']['NAME']}_browser_{os.getpid()}"[-63:]
+        database = throwaway_database(name, folder)
+        environment = development_environment(database.url)
+        server = AppServer(runserver_command, environment, folder / "server.log")
         try:
-            manage(database, "shell", "-c", set_up_script(folder / "report.md"))
+            manage(environment, "shell", "-c", set_up_script(folder / "report.md"))
             today = timezone.localdate()
-            port = free_port()
-            url = f"http://127.0.0.1:{port}"
-            log = folder / "server.log"
-            with log.open("ab") as output:
-                process = subprocess.Popen(
-                    [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-                    cwd=ROOT,
-                    env=app_environment(database.url),
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # its own process group: stop() reaches it all
-                )
-            assert wait_until_serving(url, process), log.read_text(errors="replace")[-3000:]
-            app = ServedApp(url=url, database=database, log=log, today=today)
+            server.start()
+            login = f"{server.base_url}/admin/login/"
+            assert server.wait_until(lambda: answers_ok(login)), server.log_tail()
+            app = ServedApp(url=server.base_url, database=database, log=server.log, today=today)
             app.new_log()
             yield app
         finally:
-            if process is not None:
-                stop(process)
+            server.stop()
             database.drop()
+
+
+def answers_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            return response.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
 
 
 @pytest.fixture(autouse=True)

@@ -17,18 +17,18 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from django.db import connection
 
 from recommendations.roles import ANALYST, VIEWER
 from tests.openapi_validation import ResponseChecker, strict
 from tests.serving import (
     AppServer,
-    Database,
     clean_environment,
     create_users,
+    development_environment,
     gunicorn_command,
     manage,
     runserver_command,
+    throwaway_database,
 )
 
 SERVERS = ("runserver", "gunicorn")
@@ -124,8 +124,7 @@ class Served:
 
 def environment(kind: str, database_url: str) -> dict:
     if kind == "runserver":
-        # As `make run`: DEBUG=1 and every other setting at its default.
-        return clean_environment(DEBUG="1", DATABASE_URL=database_url)
+        return development_environment(database_url)
     # Production settings, behind a proxy that terminates TLS.
     return clean_environment(
         DEBUG="0",
@@ -142,13 +141,8 @@ def served(request, tmp_path_factory):
     own with the seed, a published report, an analyst and a viewer (and their API tokens)."""
     kind = request.param
     folder = tmp_path_factory.mktemp(f"served-{kind}")
-    database = None
-    if connection.vendor == "postgresql":
-        database = Database(f"served_{kind}_{os.getpid()}").create()
-        database_url = database.url
-    else:
-        database_url = f"sqlite:///{folder / 'db.sqlite3'}"
-    env = environment(kind, database_url)
+    database = throwaway_database(f"served_{kind}_{os.getpid()}", folder)
+    env = environment(kind, database.url)
     command = runserver_command if kind == "runserver" else gunicorn_command
     server = AppServer(command, env, folder / f"{kind}.log")
     try:
@@ -179,8 +173,7 @@ def served(request, tmp_path_factory):
         yield served
     finally:
         server.stop()
-        if database is not None:
-            database.drop()
+        database.drop()
 
 
 @pytest.hookimpl(trylast=True)
