@@ -12,9 +12,10 @@
 """
 
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.db import connections, transaction
+from django.utils import timezone
 
 # pg_advisory_xact_lock key of history writers (any fixed 64-bit number; "tracker" in ASCII).
 HISTORY_WRITE_LOCK = 0x747261636B6572
@@ -28,22 +29,23 @@ def serialise_history_writes(using: str = "default") -> datetime:
     Return the database's clock at the moment the turn was granted.
 
     Call it inside the transaction, right before inserting status updates, and record them at
-    the moment it returns: taken from one clock, the database's, under the lock, moments
-    follow commit order whatever the app servers' clocks say. SQLite needs no lock: it lets
-    one writer at a time hold the database from its first write to commit.
+    the moment it returns: on PostgreSQL, taken from one clock, the database's, under the
+    lock, moments follow commit order whatever the app servers' clocks say. SQLite needs no
+    lock (it lets one writer at a time hold the database from its first write to commit) and
+    serves one machine, whose clock every process shares; its own clock counts only
+    milliseconds, so the moment is the app's.
     """
     connection = connections[using]
+    if connection.vendor != "postgresql":
+        return timezone.now()
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # The CTE runs first: the clock is read once the lock is held.
-            cursor.execute(
-                "WITH turn AS MATERIALIZED (SELECT pg_advisory_xact_lock(%s)) "
-                "SELECT clock_timestamp() FROM turn",
-                [HISTORY_WRITE_LOCK],
-            )
-            return cursor.fetchone()[0]
-        cursor.execute("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")
-        return datetime.fromisoformat(cursor.fetchone()[0]).replace(tzinfo=UTC)
+        # The CTE runs first: the clock is read once the lock is held.
+        cursor.execute(
+            "WITH turn AS MATERIALIZED (SELECT pg_advisory_xact_lock(%s)) "
+            "SELECT clock_timestamp() FROM turn",
+            [HISTORY_WRITE_LOCK],
+        )
+        return cursor.fetchone()[0]
 
 
 @contextmanager
