@@ -179,6 +179,12 @@ def page_not_found(request, exception, *args, **kwargs):
     return html_page_not_found(request, exception, *args, **kwargs)
 
 
+def api_not_found(request, *args, **kwargs):
+    """The last route under /api/: what no API view answers is a JSON 404, with DEBUG on too
+    (Django's debug page would otherwise answer in HTML, as under `make run`)."""
+    return page_not_found(request, None)
+
+
 class JSONRenderer(renderers.JSONRenderer):
     """DRF's compact JSON, written by orjson: the same bytes, several times faster. Values
     orjson does not know (lazy translations, datetimes left unformatted) go through DRF's

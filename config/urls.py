@@ -1,10 +1,11 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import routers
 
+from config.api import api_not_found
 from evidence.api.urls import routes as evidence_routes
 from recommendations.api.urls import routes as recommendation_routes
 
@@ -38,4 +39,6 @@ urlpatterns = [
     # script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/auth/", include("rest_framework.urls")),
+    # Anything else under /api/ ending in "/" (without one, APPEND_SLASH redirects here).
+    re_path(r"^api/(?:.*/)?$", api_not_found),
 ]

@@ -295,6 +295,24 @@ def test_every_404_under_the_api_is_json(analyst_api, path):
     assert response.json() == {"detail": "Not found."}
 
 
+@pytest.mark.parametrize("path", ["/api/v1/measures/abc/", "/api/v1/nothing/", "/api/v1/nothing"])
+def test_every_404_under_the_api_is_json_with_debug_on_as_under_make_run(
+    analyst_api, settings, path
+):
+    settings.DEBUG = True
+
+    response = analyst_api.get(path, follow=True)
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_a_path_without_its_slash_is_still_redirected(analyst_api):
+    response = analyst_api.get("/api/v1/measures")
+
+    assert response.status_code == 301 and response["Location"] == "/api/v1/measures/"
+
+
 def test_a_404_elsewhere_is_still_a_page(client):
     response = client.get("/no-such-page/")
 

@@ -320,10 +320,12 @@ def test_a_viewer_may_not_write(served):
     assert response.status_code == 403
 
 
-def test_an_unknown_id_is_404(served):
-    response = served.call("GET", f"{MEASURES}999999/")
+@pytest.mark.parametrize("tail", ["999999/", "abc/", "1/nothing/"])
+def test_an_unknown_id_or_path_is_a_json_404(served, tail):
+    response = served.call("GET", f"{MEASURES}{tail}")
 
     assert response.status_code == 404
+    assert list(response.json()) == ["detail"]  # JSON under runserver's DEBUG=1 too
 
 
 def test_a_status_update_cannot_be_deleted(served):
