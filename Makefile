@@ -33,8 +33,11 @@ run: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py create_local_superuser
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
+# One worker per core (pytest-xdist). Whole files go to one worker: tests of one file share
+# their served app and browser, and the served suite's last test checks what its file called.
+TEST_WORKERS ?= auto
 test: install
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 # Kills workers, cuts connections and restarts the PostgreSQL cluster: a separate step.
 faults: install
