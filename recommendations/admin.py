@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone, translation
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from config.admin_widgets import SafeAutocomplete, SafeAutocompleteSelectMultiple
@@ -364,7 +365,7 @@ class StatusUpdateForm(forms.ModelForm):
     evidence = forms.ModelMultipleChoiceField(
         queryset=Evidence.objects.all(),
         required=False,
-        label=_("evidence"),
+        label=capfirst(_("evidence")),  # as Django writes model fields' labels
         widget=SafeAutocompleteSelectMultiple(
             StatusUpdateEvidence._meta.get_field("evidence"), admin.site
         ),

@@ -399,3 +399,12 @@ def test_the_admin_speaks_chinese_to_a_chinese_browser(admin_client):
     assert "推广隐私计算技术" in content
     assert "措施" in content  # the model's name, translated
     assert "Promote privacy computing" not in content
+
+
+def test_the_record_forms_labels_are_capitalised_like_the_models(analyst_client):
+    measure = MeasureFactory()
+
+    page = analyst_client.get(record_url(measure)).content.decode()
+
+    assert '<label for="id_evidence">Evidence:</label>' in page
+    assert '<label for="id_note">Note:</label>' in page
