@@ -232,9 +232,11 @@ STORAGES = {
 API_ANONYMOUS_READ = env_bool("API_ANONYMOUS_READ")  # let anonymous clients read
 API_BROWSABLE = env_bool("API_BROWSABLE", True)  # the HTML browsable API beside JSON
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 500)
-# The most status updates a report preview (/api/v1/reports/preview/) lists; longer periods
-# are refused with a 400 and left to `manage.py status_report`.
-REPORT_PREVIEW_MAX_UPDATES = env_int("REPORT_PREVIEW_MAX_UPDATES", 500_000)
+# What a report preview (/api/v1/reports/preview/) may cost a web request: the status updates
+# it lists (HTML counts each five times, Markdown twice) and the bytes of its body. Larger
+# previews are refused with a 400 and left to `manage.py status_report`.
+REPORT_PREVIEW_MAX_UPDATES = env_int("REPORT_PREVIEW_MAX_UPDATES", 20_000)
+REPORT_PREVIEW_MAX_BYTES = env_int("REPORT_PREVIEW_MAX_BYTES", 16 * 1024 * 1024)
 # How long a POST's Idempotency-Key is remembered.
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 

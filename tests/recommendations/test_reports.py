@@ -621,6 +621,38 @@ def test_a_preview_of_a_period_too_large_for_a_request_is_a_400(history, viewer_
     assert just_fits.status_code == 200
     assert too_large.status_code == 400
     assert "status_report" in too_large.json()["until"][0]
+    assert not ReportSnapshot.objects.exists()
+
+
+def test_an_html_preview_counts_each_update_five_times(history, viewer_api, settings):
+    period = {"since": "2026-06-30", "until": "2026-09-30", "file": "html"}
+    held = StatusUpdate.objects.filter(
+        effective_date__gt=period["since"], effective_date__lte=period["until"]
+    ).count()
+
+    settings.REPORT_PREVIEW_MAX_UPDATES = held * 5
+    just_fits = viewer_api.get(reverse("report-preview"), period)
+    settings.REPORT_PREVIEW_MAX_UPDATES = held * 5 - 1
+    too_large = viewer_api.get(reverse("report-preview"), period)
+    as_json = viewer_api.get(reverse("report-preview"), {**period, "file": "json"})
+
+    assert just_fits.status_code == 200
+    assert too_large.status_code == 400
+    assert as_json.status_code == 200
+
+
+def test_a_preview_larger_than_its_byte_limit_is_a_400(history, viewer_api, settings):
+    period = {"since": "2026-06-30", "until": "2026-09-30", "file": "html", "lang": "zh"}
+    size = len(viewer_api.get(reverse("report-preview"), period).content)
+
+    settings.REPORT_PREVIEW_MAX_BYTES = size
+    just_fits = viewer_api.get(reverse("report-preview"), period)
+    settings.REPORT_PREVIEW_MAX_BYTES = size - 1
+    too_large = viewer_api.get(reverse("report-preview"), period)
+
+    assert just_fits.status_code == 200
+    assert too_large.status_code == 400
+    assert f"{size - 1} bytes" in too_large.json()["until"][0]
 
 
 @pytest.mark.parametrize(
