@@ -20,14 +20,17 @@ from django.utils.translation import gettext as _
 
 from evidence.models import Evidence
 
-from ..choices import ACTIVE, STAGE, STOPPED, Status
+from ..choices import STAGE, STOPPED, Status
 from ..models import Pillar, Risk
 from . import gather
 
-SCHEMA_VERSION = 1
+# 2: a summary says how many measures its mean progress is over (`assessed`), the progress
+# series has every month end, and a risk is uncovered exactly when its coverage is 0.
+SCHEMA_VERSION = 2
 PERIODS = ("month", "quarter", "year")
-# At most this many dates in the progress-over-time series (one query each).
-MAX_SERIES_POINTS = 13
+# At most this many dates in the progress-over-time series: every month end of twenty years.
+# The series is replayed in memory, so a point costs no query.
+MAX_SERIES_POINTS = 241
 
 
 @dataclass(slots=True)
@@ -37,6 +40,7 @@ class StateSummary:
     measures: int
     by_status: dict[str, int]
     mean_progress: float | None
+    assessed: int  # measures with a progress value: those mean_progress is over
 
 
 @dataclass(slots=True)
@@ -143,8 +147,11 @@ class RiskCoverage:
     title_zh: str
     title_en: str
     measures: list[RiskMeasure]
-    coverage: float | None  # share implemented or partially implemented
-    uncovered: bool  # no mitigating measure in progress or beyond
+    # One rule: a mitigating measure covers its risk once it is partially implemented or
+    # implemented. Coverage is the share of the risk's measures that cover it; a risk none
+    # covers (coverage 0, or no measure at all) is uncovered.
+    coverage: float | None
+    uncovered: bool
 
 
 @dataclass(slots=True)
@@ -206,7 +213,8 @@ def month_end(year: int, month: int) -> date:
 
 
 def series_dates(since: date, until: date) -> list[date]:
-    """`since`, the month ends between, and `until`: thinned evenly to MAX_SERIES_POINTS."""
+    """`since`, every month end between, and `until`; a period longer than twenty years is
+    thinned evenly to MAX_SERIES_POINTS."""
     days = [since]
     year, month = since.year, since.month
     while True:
@@ -230,6 +238,7 @@ def summarise(states: list[tuple[str, int | None]]) -> StateSummary:
         measures=len(states),
         by_status={status: counts.get(status, 0) for status in Status.values},
         mean_progress=round(sum(assessed) / len(assessed), 1) if assessed else None,
+        assessed=len(assessed),
     )
 
 
@@ -241,6 +250,7 @@ def difference(since: StateSummary, until: StateSummary) -> StateSummary:
         measures=until.measures - since.measures,
         by_status={s: until.by_status[s] - since.by_status[s] for s in Status.values},
         mean_progress=mean,
+        assessed=until.assessed - since.assessed,
     )
 
 
@@ -477,7 +487,7 @@ def risk_coverage(measures: dict, after: dict) -> list[RiskCoverage]:
                     for m in linked
                 ],
                 coverage=round(len(done) / len(linked), 3) if linked else None,
-                uncovered=not any(after[m.id].status in ACTIVE for m in linked),
+                uncovered=not done,
             )
         )
     return result
