@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's assets, served locally: the docs work offline
     "recommendations",
     "evidence",
+    # The admin's home page: where everything stands at a glance.
+    "dashboard",
     # Failed sign-ins counted in the database, so that every app server locks out alike.
     "axes",
 ]

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from config.admin_widgets import SafeAutocomplete, SafeAutocompleteSelectMultiple
 from evidence.models import Evidence, StatusUpdateEvidence
 
-from . import services
+from . import attention, services
 from .choices import Confidence
 from .models import (
     IdempotencyKey,
@@ -34,7 +34,7 @@ from .models import (
 )
 from .reports.render import FORMATS, LANGUAGES, MEDIA_TYPES
 from .reports.snapshots import LOCALIZED_FORMATS, SNAPSHOT_FILES, STORED_TEXTS, snapshot_filename
-from .selectors import LATEST_FIRST
+from .selectors import LATEST_FIRST, needing_attention
 from .text import localized
 
 DOWNLOAD_LABELS = {"json": "JSON", "csv": "CSV", "markdown": "Markdown", "html": "HTML"}
@@ -212,6 +212,23 @@ class MeasureForm(forms.ModelForm):
         return cleaned
 
 
+class AttentionFilter(admin.SimpleListFilter):
+    """Measures that need attention today, by the rules the reports use (attention.py)."""
+
+    title = _("needs attention")
+    parameter_name = "attention"
+
+    def lookups(self, request, model_admin):
+        return [(kind.key, kind.label) for kind in attention.KINDS]
+
+    def queryset(self, request, queryset):
+        if self.value() in {kind.key for kind in attention.KINDS}:
+            return queryset.filter(
+                pk__in=needing_attention(self.value(), timezone.localdate()).values("pk")
+            )
+        return queryset
+
+
 @admin.register(Measure)
 class MeasureAdmin(SafeAutocomplete, LocalizedTitleMixin, admin.ModelAdmin):
     form = MeasureForm
@@ -226,7 +243,15 @@ class MeasureAdmin(SafeAutocomplete, LocalizedTitleMixin, admin.ModelAdmin):
         "target_date",
         "archived",
     )
-    list_filter = ("pillar", "status", "priority", "archived", "risks", "scenarios")
+    list_filter = (
+        AttentionFilter,
+        "pillar",
+        "status",
+        "priority",
+        "archived",
+        "risks",
+        "scenarios",
+    )
     list_select_related = ("pillar",)
     search_fields = ("code", "title_zh", "title_en", "description_zh", "description_en")
     autocomplete_fields = ("scenarios",)

@@ -63,18 +63,7 @@ def status_bars(report: StatusReport, lang: str) -> SafeString:
                 f'<text x="{date_width - 8}" y="{y + 11}" {FONT} text-anchor="end" '
                 f'fill="#555">{day.isoformat()}</text>'
             )
-            x = date_width
-            for status in Status.values:
-                count = summary.by_status[status]
-                if not count:
-                    continue
-                share = bar_width * count / summary.measures
-                parts.append(
-                    f'<rect x="{x:.1f}" y="{y}" width="{share:.1f}" height="{row - 2}" '
-                    f'fill="{COLOURS[status]}"><title>{escape(Status(status).label)}: {count}'
-                    "</title></rect>"
-                )
-                x += share
+            parts.append(bar_rects(summary.by_status, date_width, y, bar_width, row - 2))
             parts.append(
                 f'<text x="{date_width + bar_width + 6}" y="{y + 11}" {FONT} '
                 f'fill="#555">{summary.measures}</text>'
@@ -89,6 +78,43 @@ def status_bars(report: StatusReport, lang: str) -> SafeString:
 def text_width(text: str) -> float:
     """About how wide `text` is at the charts' 11px font: CJK characters are square."""
     return sum(11 if ord(char) > 0x2E80 else 6.5 for char in text)
+
+
+def bar_rects(by_status: dict[str, int], x: float, y: float, width: float, height: float) -> str:
+    """One stacked bar of measures by status, in ladder order, each part titled with its
+    status and count (shown on hover)."""
+    total = sum(by_status.values())
+    parts = []
+    for status in Status.values:
+        count = by_status.get(status, 0)
+        if not count:
+            continue
+        share = width * count / total
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y}" width="{share:.1f}" height="{height}" '
+            f'fill="{COLOURS[status]}"><title>{escape(Status(status).label)}: {count}'
+            "</title></rect>"
+        )
+        x += share
+    return "".join(parts)
+
+
+def status_bar(by_status: dict[str, int], label: str) -> SafeString:
+    """A standalone stacked bar that stretches to its container's width."""
+    return mark_safe(  # noqa: S308 - every text is escaped
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 400 14" preserveAspectRatio="none" '
+        f'role="img" aria-label="{escape(label)}" class="status-bar">'
+        f"{bar_rects(by_status, 0, 0, 400, 14)}</svg>"
+    )
+
+
+def legend(width: int = 700) -> SafeString:
+    """The status colours as a standalone SVG legend."""
+    parts, height = _legend(width)
+    return mark_safe(  # noqa: S308 - every text is escaped
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(_("Statuses"))}" class="legend">{parts}</svg>'
+    )
 
 
 def _legend(width: int) -> tuple[str, int]:

@@ -20,7 +20,8 @@ from django.utils.translation import gettext as _
 
 from evidence.models import Evidence
 
-from ..choices import STAGE, STOPPED, Status
+from .. import attention
+from ..choices import STAGE, Status
 from ..models import Pillar, Risk
 from . import gather
 
@@ -341,7 +342,7 @@ def build_status_report(
                 note=after[m.id].note,
             )
             for m in live
-            if after[m.id].status in STOPPED
+            if attention.stopped(after[m.id].status)
         ],
         reassessment_due=reassessment_due(live, after, until),
         overdue=[
@@ -353,7 +354,7 @@ def build_status_report(
                 progress=after[m.id].progress,
             )
             for m in live
-            if m.target_date and m.target_date <= until and after[m.id].status != Status.IMPLEMENTED
+            if attention.overdue(m.target_date, after[m.id].status, until)
         ],
         risks=risk_coverage(measures, after),
         evidence_added=evidence_added,
@@ -451,10 +452,10 @@ def reassessment_due(live, after: dict, until: date) -> list[ReassessmentDue]:
             last_update=after[m.id].effective_date,
             days_since_update=(until - after[m.id].effective_date).days,
             review_every_days=m.review_every_days,
-            never_assessed=after[m.id].status == Status.NOT_ASSESSED,
+            never_assessed=attention.never_assessed(after[m.id].status),
         )
         for m in live
-        if (until - after[m.id].effective_date).days >= m.review_every_days
+        if attention.reassessment_due(after[m.id].effective_date, m.review_every_days, until)
     ]
 
 
