@@ -5,7 +5,8 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
-from recommendations.reports.charts import legend, status_bar
+from recommendations.reports.charts import COLOURS, status_bar
+from recommendations.models import StatusUpdate
 from recommendations.reports.render import mean_over
 from recommendations.text import localized
 
@@ -22,11 +23,10 @@ def home_context(request) -> dict:
     return {
         "home": page,
         "read_only": not request.user.has_perm("recommendations.add_statusupdate"),
-        "legend": legend(),
         "overall_bar": status_bar(page.overall.by_status, _("All measures")),
         "overall_mean": mean_over(page.overall),
         "status_links": [
-            (status, label, count, measure_list(status__exact=status))
+            (status, label, count, measure_list(status__exact=status), COLOURS[status])
             for status, label, count in page.overall.counts
         ],
         "pillar_rows": [
@@ -64,5 +64,7 @@ def home_context(request) -> dict:
             }
             for update in page.latest
         ],
+        # A field's own name: a template's translate tag cannot look up a "%" in a message.
+        "progress_label": StatusUpdate._meta.get_field("progress").verbose_name,
         "all_history": reverse("admin:recommendations_statusupdate_changelist"),
     }

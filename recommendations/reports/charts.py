@@ -108,15 +108,6 @@ def status_bar(by_status: dict[str, int], label: str) -> SafeString:
     )
 
 
-def legend(width: int = 700) -> SafeString:
-    """The status colours as a standalone SVG legend."""
-    parts, height = _legend(width)
-    return mark_safe(  # noqa: S308 - every text is escaped
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{escape(_("Statuses"))}" class="legend">{parts}</svg>'
-    )
-
-
 def _legend(width: int) -> tuple[str, int]:
     """The status colours, wrapped to `width`; returns the SVG and its height."""
     parts, x, y = [], 0, 12

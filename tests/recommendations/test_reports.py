@@ -218,7 +218,7 @@ def test_the_mean_progress_says_how_many_measures_it_is_over(report):
     assert "| mean progress | 25% over 4 of 5 assessed | 50% over 4 of 5 assessed | +25 |" in (
         markdown
     )
-    assert "50% ，已评估 5 项中的 4 项" in html
+    assert "50%（已评估 5 项中的 4 项）" in html
 
 
 def test_coverage_and_the_uncovered_flag_follow_one_rule_stated_on_the_page(history):
