@@ -5,8 +5,8 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
-from recommendations.reports.charts import COLOURS, status_bar
 from recommendations.models import StatusUpdate
+from recommendations.reports.charts import COLOURS, status_bar
 from recommendations.reports.render import mean_over
 from recommendations.text import localized
 
