@@ -62,6 +62,9 @@ if env_bool("BEHIND_TLS_PROXY"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
+    # The admin's home page, and its page frame (language switch, read-only notice): first,
+    # so that its templates override the admin's own.
+    "dashboard",
     # Django's admin on a site that allows only declared changelist filters.
     "config.admin_site.TrackerAdminConfig",
     "django.contrib.auth",
@@ -76,8 +79,6 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's assets, served locally: the docs work offline
     "recommendations",
     "evidence",
-    # The admin's home page: where everything stands at a glance.
-    "dashboard",
     # Failed sign-ins counted in the database, so that every app server locks out alike.
     "axes",
 ]
@@ -212,6 +213,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates shown as ISO 8601 (2026-09-30) in both languages (config/formats/).
+FORMAT_MODULE_PATH = ["config.formats"]
 # "Today", for the rule that an update may not take effect in the future, is a date here.
 TIME_ZONE = os.environ.get("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True

@@ -22,7 +22,6 @@ def home_context(request) -> dict:
     page = home_page(timezone.localdate())
     return {
         "home": page,
-        "read_only": not request.user.has_perm("recommendations.add_statusupdate"),
         "overall_bar": status_bar(page.overall.by_status, _("All measures")),
         "overall_mean": mean_over(page.overall),
         "status_links": [

@@ -4,7 +4,7 @@ status history is read-only: a new entry goes through services.record_status_upd
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count
+from django.db.models import Count, Max, TextField
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -61,10 +61,33 @@ class LocalizedTitleMixin:
         return localized(obj, "title")
 
 
+def measure_states(measures) -> str:
+    """Measures as a compact list: code and title linking to the measure, status, progress."""
+    rows = [
+        (
+            reverse("admin:recommendations_measure_change", args=[m.pk]),
+            m.code,
+            localized(m, "title"),
+            m.get_status_display(),
+            "–" if m.progress is None else f"{m.progress}%",
+        )
+        for m in measures
+    ]
+    if not rows:
+        return "–"
+    items = format_html_join("", '<li><a href="{}"><b>{}</b> {}</a> — {}, {}</li>', rows)
+    return format_html('<ul class="compact-list">{}</ul>', items)
+
+
 @admin.register(Pillar)
 class PillarAdmin(LocalizedTitleMixin, admin.ModelAdmin):
     list_display = ("number", "title", "measure_count")
     search_fields = ("title_zh", "title_en", "aim_zh", "aim_en", "context_zh", "context_en")
+    readonly_fields = ("measures_and_states",)
+
+    @admin.display(description=_("measures and where they stand"))
+    def measures_and_states(self, obj):
+        return measure_states(obj.measures.filter(archived=False).order_by("code"))
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(measure_count=Count("measures"))
@@ -107,16 +130,22 @@ class InstitutionAdmin(admin.ModelAdmin):
     search_fields = ("key", "name_zh", "name_en")
 
 
+# Notes and rationales in a link's row: two lines high, as wide as their column.
+COMPACT_TEXT = {TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 20})}}
+
+
 class MeasureInstitutionInline(SafeAutocomplete, admin.TabularInline):
     model = MeasureInstitution
     extra = 0
     autocomplete_fields = ("institution",)
+    formfield_overrides = COMPACT_TEXT
 
 
 class MeasureRiskInline(SafeAutocomplete, admin.TabularInline):
     model = MeasureRisk
     extra = 0
     autocomplete_fields = ("risk",)
+    formfield_overrides = COMPACT_TEXT
 
 
 # A measure's page shows this many history entries; the rest are a link away.
@@ -235,13 +264,14 @@ class MeasureAdmin(SafeAutocomplete, LocalizedTitleMixin, admin.ModelAdmin):
     list_display = (
         "code",
         "title",
-        "pillar",
+        "pillar_number",
         "status",
         "progress",
         "status_effective_date",
-        "priority",
+        "last_recorded",
         "target_date",
-        "archived",
+        "priority",
+        "archived_label",
     )
     list_filter = (
         AttentionFilter,
@@ -263,6 +293,7 @@ class MeasureAdmin(SafeAutocomplete, LocalizedTitleMixin, admin.ModelAdmin):
         "created_at",
         "updated_at",
         "full_history",
+        "evidence_on_it",
     )
     inlines = [MeasureInstitutionInline, MeasureRiskInline, StatusHistoryInline]
     actions = ["archive", "restore"]
@@ -297,7 +328,44 @@ class MeasureAdmin(SafeAutocomplete, LocalizedTitleMixin, admin.ModelAdmin):
                 ),
             },
         ),
+        (_("Evidence"), {"fields": ("evidence_on_it",)}),
     )
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request).annotate(last_recorded=Max("status_updates__recorded_at"))
+        )
+
+    @admin.display(description=_("pillar"), ordering="pillar__number")
+    def pillar_number(self, obj):
+        return format_html(
+            '<span title="{}">{}</span>', localized(obj.pillar, "title"), obj.pillar.number
+        )
+
+    @admin.display(description=_("last recorded"), ordering="last_recorded")
+    def last_recorded(self, obj):
+        moment = getattr(obj, "last_recorded", None)
+        return timezone.localtime(moment).strftime("%Y-%m-%d") if moment else "–"
+
+    @admin.display(description=_("archived"), ordering="archived")
+    def archived_label(self, obj):
+        return _("archived") if obj.archived else ""
+
+    @admin.display(description=_("evidence on this measure"))
+    def evidence_on_it(self, obj):
+        links = obj.evidence_links.select_related("evidence").order_by("stance", "evidence_id")
+        rows = [
+            (
+                reverse("admin:evidence_evidence_change", args=[link.evidence_id]),
+                link.get_stance_display(),
+                localized(link.evidence, "claim")[:160],
+            )
+            for link in links
+        ]
+        if not rows:
+            return "–"
+        items = format_html_join("", '<li><a href="{}">{}: {}</a></li>', rows)
+        return format_html('<ul class="compact-list">{}</ul>', items)
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
@@ -554,20 +622,11 @@ class StatusUpdateAdmin(SafeAutocomplete, admin.ModelAdmin):
 class ReportSnapshotAdmin(admin.ModelAdmin):
     """Published status reports: listed, viewed and downloaded; never changed."""
 
-    list_display = (
-        "__str__",
-        "since",
-        "until",
-        "version",
-        "generated_at",
-        "generated_by",
-        "short_sha256",
-        "downloads",
-    )
+    list_display = ("__str__", "generated_at", "generated_by", "short_sha256", "downloads")
     list_filter = ("until",)
     list_select_related = ("generated_by",)
     date_hierarchy = "until"
-    fields = (
+    facts = (
         "since",
         "until",
         "version",
@@ -575,9 +634,12 @@ class ReportSnapshotAdmin(admin.ModelAdmin):
         "generated_by",
         "sha256",
         "downloads",
-        "preview",
     )
-    readonly_fields = fields
+    readonly_fields = (*facts, "preview")
+    fieldsets = (
+        (None, {"fields": facts}),
+        (_("report"), {"fields": ("preview",)}),
+    )
 
     def get_queryset(self, request):
         # The stored renderings are large: a page of the list reads none of them, and the
@@ -592,6 +654,11 @@ class ReportSnapshotAdmin(admin.ModelAdmin):
                 download,
                 name="recommendations_reportsnapshot_download",
             ),
+            path(
+                "<int:pk>/page/<str:lang>/",
+                self.admin_site.admin_view(self.page_view),
+                name="recommendations_reportsnapshot_page",
+            ),
             *super().get_urls(),
         ]
 
@@ -604,6 +671,17 @@ class ReportSnapshotAdmin(admin.ModelAdmin):
         response = HttpResponse(snapshot.rendering(fmt, lang), content_type=MEDIA_TYPES[fmt])
         filename = snapshot_filename(snapshot, fmt, lang)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        response["Content-Security-Policy"] = "sandbox"
+        return response
+
+    def page_view(self, request, pk, lang):
+        """The stored HTML page alone, in the browser: sandboxed, as every stored rendering."""
+        snapshot = get_object_or_404(ReportSnapshot, pk=pk)
+        if not self.has_view_permission(request, snapshot):
+            raise PermissionDenied
+        if lang not in LANGUAGES:
+            raise Http404
+        response = HttpResponse(snapshot.rendering("html", lang), content_type=MEDIA_TYPES["html"])
         response["Content-Security-Policy"] = "sandbox"
         return response
 
@@ -626,12 +704,17 @@ class ReportSnapshotAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("report"))
     def preview(self, obj):
-        html = obj.html_zh if translation.get_language().startswith("zh") else obj.html_en
+        lang = "zh" if translation.get_language().startswith("zh") else "en"
+        html = obj.html_zh if lang == "zh" else obj.html_en
+        alone = reverse("admin:recommendations_reportsnapshot_page", args=[obj.pk, lang])
         # sandbox: the stored page runs no script and cannot reach the admin.
         return format_html(
-            '<iframe sandbox srcdoc="{}" style="width:100%;height:80vh;'
-            'border:1px solid #ccc"></iframe>',
+            '<p><a href="{}" target="_blank" rel="noopener">{}</a></p>'
+            '<iframe sandbox srcdoc="{}" title="{}"></iframe>',
+            alone,
+            _("Open the report alone"),
             html,
+            _("report"),
         )
 
     def has_add_permission(self, request):

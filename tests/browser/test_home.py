@@ -50,7 +50,7 @@ def test_a_viewer_sees_the_read_only_notice(signed_in, lang, shots):
     page = signed_in(VIEWER_USER)
     page.goto("/admin/")
 
-    notice = page.locator(".home .notice")
+    notice = page.locator(".readonly-notice")
     assert notice.is_visible()
     assert notice.inner_text() == t(
         lang,
