@@ -180,10 +180,15 @@ def load_evidence(seed_dir: Path, load: SeedLoad, sources: dict[str, Source]) ->
 
 
 def load_seed(
-    seed_dir: Path, progress: Callable[[str], None] = lambda name: None, *, dry_run: bool = False
+    seed_dir: Path,
+    progress: Callable[[str], None] = lambda name: None,
+    *,
+    dry_run: bool = False,
+    strict: bool = False,
 ) -> SeedLoad:
     """Load every file of the seed, all or nothing, and return what the load did and the
-    conflicts it left as people made them. With `dry_run`, do the same and roll it all back.
+    conflicts it left as people made them. With `dry_run`, do the same and roll it all back;
+    with `strict`, roll it back if there is any conflict (`load.written` says).
     Raises SeedError naming the bad record; nothing is written then."""
     with transaction.atomic():
         load = SeedLoad()
@@ -200,6 +205,7 @@ def load_seed(
         load_evidence(seed_dir, load, sources)
         progress("evidence.json")
         load.save()
-        if dry_run:
+        load.written = not (dry_run or (strict and load.conflicts))
+        if not load.written:
             transaction.set_rollback(True)
     return load

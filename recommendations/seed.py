@@ -108,6 +108,7 @@ class SeedLoad:
     def __init__(self) -> None:
         self.tally = Tally()
         self.conflicts: list[Conflict] = []
+        self.written = False  # whether the load was kept, not rolled back
         # (model label, record key) -> {field: the value the seed last gave it}
         self.given: dict[tuple[str, str], dict[str, Any]] = {}
         self.ids: dict[tuple[str, str, str], int] = {}

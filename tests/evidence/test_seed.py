@@ -507,3 +507,29 @@ def test_a_database_seeded_before_provenance_keeps_its_edits_and_missing_links(
     assert "0 created, 0 updated" in output.splitlines()[-1]
     assert len(conflicts(output)) == 1 and "2.1/risk_control: in the seed" in output
     assert "1 updated" in later.splitlines()[-1]
+
+
+def test_a_strict_load_with_a_conflict_fails_and_writes_nothing(analyst_api, tmp_path):
+    load_seed()
+    measure = Measure.objects.get(code="3.2")
+    patch(analyst_api, reverse("measure-detail", args=[measure.pk]), {"title_en": "Ours"})
+    seed = changed_seed(
+        tmp_path, "measures.json", lambda m: by_key(m, "code", "3.3").update(title_en="New")
+    )
+    before = stored_state()
+
+    with pytest.raises(CommandError, match="1 conflicts"):
+        load_seed(dir=seed, strict=True)
+
+    assert stored_state() == before
+
+
+def test_a_strict_load_without_conflicts_loads(tmp_path):
+    load_seed()
+    seed = changed_seed(
+        tmp_path, "measures.json", lambda m: by_key(m, "code", "3.3").update(title_en="New")
+    )
+
+    load_seed(dir=seed, strict=True)
+
+    assert Measure.objects.get(code="3.3").title_en == "New"

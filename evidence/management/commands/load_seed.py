@@ -28,8 +28,13 @@ class Command(BaseCommand):
             action="store_true",
             help="Say what the load would do, and the conflicts it would leave, writing nothing.",
         )
+        parser.add_argument(
+            "--strict",
+            action="store_true",
+            help="Fail, writing nothing, if any field or link conflicts with people's edits.",
+        )
 
-    def handle(self, *args, dir=None, dry_run=False, **options):
+    def handle(self, *args, dir=None, dry_run=False, strict=False, **options):
         seed_dir = dir or settings.SEED_DIR
         verbose = options["verbosity"] >= 1
         try:
@@ -37,6 +42,7 @@ class Command(BaseCommand):
                 seed_dir,
                 progress=lambda name: verbose and self.stdout.write(f"  loaded {name}"),
                 dry_run=dry_run,
+                strict=strict,
             )
         except SeedError as error:
             raise CommandError(f"Nothing was loaded: {error}") from None
@@ -62,6 +68,8 @@ class Command(BaseCommand):
             f"{tally.total('unchanged')} unchanged, {tally.total('removed')} removed, "
             f"{len(load.conflicts)} conflicts."
         )
+        if strict and load.conflicts and not dry_run:
+            raise CommandError(f"Nothing was loaded (--strict): {summary}")
         if dry_run:
             self.stdout.write(f"Dry run, nothing written. Loading {seed_dir} would give: {summary}")
         else:
