@@ -533,3 +533,29 @@ def test_a_strict_load_without_conflicts_loads(tmp_path):
     load_seed(dir=seed, strict=True)
 
     assert Measure.objects.get(code="3.3").title_en == "New"
+
+
+def test_seed_values_that_would_break_a_rule_beside_an_edit_are_conflicts_not_errors(
+    analyst_api, tmp_path
+):
+    load_seed()
+    evidence = Evidence.objects.get(key="chatgpt_launch_2022")
+    patch(analyst_api, reverse("evidence-detail", args=[evidence.pk]), {"date_precision": "year"})
+    seed = changed_seed(
+        tmp_path,
+        "evidence.json",
+        lambda e: by_key(e, "key", "chatgpt_launch_2022").update(date=None, date_precision=None),
+    )
+
+    output = load_seed(dir=seed)
+
+    evidence.refresh_from_db()
+    assert (evidence.date, evidence.date_precision, evidence.version) == (
+        date(2022, 11, 1),
+        "year",
+        2,
+    )
+    assert [line.split(":")[0] for line in conflicts(output)] == [
+        "evidence.json, evidence chatgpt_launch_2022, date_precision",
+        "evidence.json, evidence chatgpt_launch_2022, date",
+    ]
