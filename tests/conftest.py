@@ -110,7 +110,7 @@ def api():
 def authenticated_as(api, user):
     """`api` signed in as `user` as token authentication signs users in: with whether the user
     has a role already known (a token's one query tells it), so that the queries a test counts
-    are the view's own (tests/test_tokens.py counts authentication's)."""
+    are the view's own (tests/tokens/test_authentication.py counts authentication's)."""
     user.has_role = user_has_role(user)
     api.force_authenticate(user)
     return api

@@ -234,7 +234,7 @@ def quiet_client_errors(caplog):
 @pytest.fixture
 def api_schema(wsgi_app, seeded_database, quiet_client_errors, settings):
     """The schema the app serves, less the known drift, calling the app in-process. Fetched
-    anonymously, as the setting that opens it allows (who may read it: tests/test_tokens.py)."""
+    anonymously, as the setting that opens it allows (who may read it: tests/test_openapi.py)."""
     settings.API_SCHEMA_PUBLIC = True
     served = schemathesis.openapi.from_wsgi("/api/schema/?format=json", wsgi_app)
     raw = copy.deepcopy(served.raw_schema)

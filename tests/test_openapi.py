@@ -174,7 +174,7 @@ def parameters(operation) -> dict:
 
 @pytest.fixture(scope="module")
 def served(django_db_blocker):
-    # What the schema says, not who may read it (tests/test_tokens.py): opened by the setting.
+    # What the schema says, not who may read it (tested above): opened by the setting.
     with django_db_blocker.unblock(), override_settings(API_SCHEMA_PUBLIC=True):
         return Client().get(reverse("schema"), {"format": "json"}).json()
 
