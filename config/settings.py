@@ -73,12 +73,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's assets, served locally: the docs work offline
     "recommendations",
     "evidence",
+    "tokens",
     # Failed sign-ins counted in the database, so that every app server locks out alike.
     "axes",
 ]
@@ -235,6 +235,13 @@ STORAGES = {
 
 # The REST API (README, "REST API").
 API_ANONYMOUS_READ = env_bool("API_ANONYMOUS_READ")  # let anonymous clients read
+# The schema (/api/schema/) and its docs (/api/docs/) are read as the API is, unless this
+# opens them to anyone.
+API_SCHEMA_PUBLIC = env_bool("API_SCHEMA_PUBLIC")
+# How long a new API token lasts unless its creator says otherwise.
+API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 365)
+# A token's last use is written at most this often, so that reads do not all become writes.
+API_TOKEN_LAST_USED_MINUTES = env_int("API_TOKEN_LAST_USED_MINUTES", 5)
 API_BROWSABLE = env_bool("API_BROWSABLE", True)  # the HTML browsable API beside JSON
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 500)
 # What a report preview (/api/v1/reports/preview/) may cost a web request: the status updates
@@ -248,7 +255,7 @@ IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 REST_FRAMEWORK = {
     # Token first: an unauthenticated request then gets 401 with WWW-Authenticate, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "tokens.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["config.api.TrackerPermission"],
@@ -295,6 +302,8 @@ SPECTACULAR_SETTINGS = {
     # The project publishes no licence: the API's terms are its owner's.
     "LICENSE": {"name": "Proprietary: all rights reserved"},
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and docs views authenticate as the API does, and follow its read permission.
+    "SERVE_PERMISSIONS": ["config.api.SchemaPermission"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
