@@ -121,6 +121,17 @@ def app(tmp_path_factory):
         manage(environment, "migrate", "--noinput")
         manage(environment, "load_seed")
         tokens = create_users(environment, USERS)
+        # A signed-up account nobody gave a role: it may read nothing.
+        manage(
+            environment,
+            "shell",
+            "-c",
+            "from django.contrib.auth.models import User\n"
+            "User.objects.create_user('adv-nobody', password=None)",
+        )
+        tokens["adv-nobody"] = (
+            manage(environment, "create_api_token", "adv-nobody").strip().splitlines()[-1]
+        )
         server.start()
         session = requests.Session()
         session.headers["X-Forwarded-Proto"] = "https"
@@ -194,12 +205,21 @@ def test_an_attackers_run_finds_no_server_error_and_loses_nothing(app):
                 if response.status_code == 200:
                     assert response.headers["Content-Type"].startswith("application/json")
 
+    # Reads by an account with no role, and by nobody.
+    nobody = {"Authorization": f"Token {tokens['adv-nobody']}"}
+    for path in LISTS:
+        call(f"GET {path} without a role", "GET", f"{path}/", {403}, nobody)
+        call(f"GET {path} anonymously", "GET", f"{path}/", {401}, {})
+    call("schema without a role", "GET", "../schema/", {403}, nobody)
+    call("schema anonymously", "GET", "../schema/", {401}, {})
+
     # Writes by those who may not write, or with forged credentials.
     update = {"status": "planned", "progress": 10, "effective_date": "2026-01-10"}
     forged = {"Authorization": "Token " + "0" * 40}
     for label, headers, allowed in (
         ("anonymous write", {}, {401}),
         ("viewer write", viewer, {403}),
+        ("write without a role", nobody, {403}),
         ("forged token", forged, {401}),
         ("malformed token", {"Authorization": "Token a b c"}, {401}),
         ("basic auth guess", {"Authorization": "Basic YWRtaW46YWRtaW4="}, {401}),
