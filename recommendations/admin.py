@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone, translation
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
@@ -17,7 +18,7 @@ from config.admin_widgets import SafeAutocomplete, SafeAutocompleteSelectMultipl
 from evidence.models import Evidence, StatusUpdateEvidence
 
 from . import attention, services
-from .choices import Confidence
+from .choices import Confidence, Status
 from .models import (
     IdempotencyKey,
     InnovationMechanism,
@@ -468,6 +469,44 @@ class StatusUpdateForm(forms.ModelForm):
     class Meta:
         model = StatusUpdate
         fields = ("measure", "status", "progress", "confidence", "effective_date", "note")
+        help_texts = {
+            "note": _(
+                "History is never edited. To correct a mistaken entry, record a new one with "
+                "the same effective date and say here which entry it corrects: both stay in "
+                "the history, and the later one is in force."
+            ),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "status" not in self.fields:
+            return
+        # Only what a new entry may say, and no judgement made for the analyst.
+        labels = dict(Status.choices)
+        self.fields["status"].choices = [("", "---------")] + [
+            (status, labels[status]) for status in services.RECORDABLE_STATUSES
+        ]
+        self.fields["confidence"].required = True
+        self.fields["confidence"].choices = [("", "---------"), *Confidence.choices]
+        measure = self.current_measure()
+        if measure is not None:
+            self.fields["status"].help_text = _(
+                "Now: %(status)s, progress %(progress)s, since %(day)s."
+            ) % {
+                "status": measure.get_status_display(),
+                "progress": "–" if measure.progress is None else f"{measure.progress}%",
+                "day": measure.status_effective_date.isoformat()
+                if measure.status_effective_date
+                else "–",
+            }
+
+    def current_measure(self) -> Measure | None:
+        """The measure the entry is for, as bound or pre-filled (None when unknown)."""
+        value = self.data.get("measure") if self.is_bound else self.initial.get("measure")
+        value = getattr(value, "pk", value)
+        if value is None or not str(value).isdigit():
+            return None
+        return Measure.objects.filter(pk=value).first()
 
     def _post_clean(self):
         # Model validation is part of the service's check (clean() below); only build the
@@ -496,6 +535,27 @@ class StatusUpdateForm(forms.ModelForm):
         except ValidationError as error:
             add_service_errors(self, error)
         return cleaned
+
+
+# The fields a link to the record form may pre-fill.
+CORRECTION_FIELDS = ("status", "progress", "confidence", "effective_date", "note")
+
+
+def correction_link(update: StatusUpdate) -> str:
+    """The record form, pre-filled with `update`'s values and a note naming it."""
+    note = _("Corrects the entry of %(day)s (#%(id)s): ") % {
+        "day": update.effective_date.isoformat(),
+        "id": update.pk,
+    }
+    params = {
+        "measure": update.measure_id,
+        "status": update.status,
+        "progress": "" if update.progress is None else update.progress,
+        "confidence": update.confidence,
+        "effective_date": update.effective_date.isoformat(),
+        "note": note,
+    }
+    return f"{reverse('admin:recommendations_statusupdate_add')}?{urlencode(params)}"
 
 
 @admin.register(StatusUpdate)
@@ -553,7 +613,13 @@ class StatusUpdateAdmin(SafeAutocomplete, admin.ModelAdmin):
         return self.get_fields(request, obj) if obj else ()
 
     def get_changeform_initial_data(self, request):
-        initial = {"effective_date": timezone.localdate(), "confidence": Confidence.MEDIUM}
+        # "Correct this entry" pre-fills the entry's own values (the form checks them all).
+        initial = {
+            name: value
+            for name, value in super().get_changeform_initial_data(request).items()
+            if name in CORRECTION_FIELDS
+        }
+        initial.setdefault("effective_date", timezone.localdate())
         measure_pk = request.GET.get("measure", "")
         # A hand-edited ?measure= that is not an id prefills nothing (rather than a 500).
         measure = Measure.objects.filter(pk=measure_pk).first() if measure_pk.isdigit() else None
@@ -586,6 +652,14 @@ class StatusUpdateAdmin(SafeAutocomplete, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        update = self.get_object(request, object_id)
+        extra = {}
+        if update is not None and request.user.has_perm("recommendations.add_statusupdate"):
+            if not update.measure.archived and update.status in services.RECORDABLE_STATUSES:
+                extra["correction_link"] = correction_link(update)
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
     def save_model(self, request, obj, form, change):
         update = services.record_status_update(
