@@ -14,7 +14,9 @@ from django.contrib.auth.models import Group, Permission
 VIEWER = "viewer"
 ANALYST = "analyst"
 
-TRACKED_APPS = ("recommendations", "evidence")
+# The audit trail's app last: it is installed after the others, so when its permissions
+# exist, theirs do too (ensure_groups_after_migrate).
+TRACKED_APPS = ("recommendations", "evidence", "audit")
 
 # Models nobody but a superuser sees: clients' remembered requests and their responses.
 PRIVATE_MODELS = {("recommendations", "idempotencykey")}
