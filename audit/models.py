@@ -7,7 +7,6 @@ evidence, a link's measure). The database refuses to change or delete a row (mig
 """
 
 from auditlog.models import AbstractLogEntry, LogEntryManager
-from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -54,23 +53,18 @@ class Change(AbstractLogEntry):
     changes = models.JSONField(_("before and after"), null=True)
     remote_addr = models.GenericIPAddressField(_("client address"), blank=True, null=True)
     timestamp = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
-    # The trail outlives what it names: deleting a user or a content type touches no entry
-    # (the username stays in actor_username), and the table takes no UPDATE or DELETE anyway.
+    # The trail outlives what it names: deleting a content type that has entries is refused,
+    # and the table takes no UPDATE or DELETE anyway.
     content_type = models.ForeignKey(
         "contenttypes.ContentType",
         on_delete=models.PROTECT,
         related_name="+",
         verbose_name=_("model"),
     )
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("user"),
-    )
+    # Who, as plain values rather than a foreign key: a user deleted later (or a backup
+    # restored elsewhere) leaves the entry whole.
+    actor = None
+    actor_user_id = models.BigIntegerField(_("user id"), null=True, blank=True)
     actor_username = models.CharField(_("username"), max_length=150, blank=True)
     channel = models.CharField(
         _("channel"), max_length=16, choices=Channel.choices, default=Channel.OTHER

@@ -55,7 +55,7 @@ def test_a_measure_edited_in_the_admin_is_recorded_with_its_user_and_values(
 
     assert response.status_code == 302
     change = entries(Measure, measure.pk)[-1]
-    assert (change.action, change.channel, change.actor_id, change.actor_username) == (
+    assert (change.action, change.channel, change.actor_user_id, change.actor_username) == (
         Change.Action.UPDATE,
         Channel.ADMIN,
         analyst.pk,
@@ -189,7 +189,7 @@ def test_a_command_records_its_changes_as_a_command_without_the_token(analyst):
 
     key = out.getvalue().strip().splitlines()[-1]
     (change,) = entries(Token)
-    assert (change.channel, change.via, change.actor_id) == (
+    assert (change.channel, change.via, change.actor_user_id) == (
         Channel.COMMAND,
         "create_api_token",
         None,
