@@ -1,6 +1,7 @@
 """The audit trail is written: each change through the admin, the API or a command is
 recorded with its user, channel, and each field before and after."""
 
+from datetime import date
 from decimal import Decimal
 from io import StringIO
 
@@ -16,8 +17,10 @@ from audit.models import Change, Channel
 from audit.selectors import trail
 from evidence.choices import Attribution, Stance
 from evidence.models import EvidenceFigure, EvidenceMeasure
+from recommendations import services
+from recommendations.choices import Status
 from recommendations.models import Measure, MeasureRisk
-from tests.conftest import api_token, empty_inlines
+from tests.conftest import TODAY, api_token, empty_inlines
 from tests.factories import (
     EvidenceFactory,
     MeasureFactory,
@@ -256,3 +259,36 @@ def test_the_orm_cannot_change_the_trail_either():
     with pytest.raises((IntegrityError, DatabaseError)):
         with transaction.atomic():
             Change.objects.all().delete()
+
+
+def test_a_status_update_is_left_to_status_history(analyst):
+    measure = MeasureFactory()
+    before = Change.objects.count()
+
+    services.record_status_update(
+        measure=measure,
+        status=Status.PLANNED,
+        progress=10,
+        effective_date=date(2026, 1, 1),
+        by=analyst,
+        today=TODAY,
+    )
+
+    measure.refresh_from_db()
+    assert measure.status == Status.PLANNED
+    assert Change.objects.count() == before
+
+
+def test_the_seed_command_records_what_it_loads_as_a_command():
+    call_command("load_seed", stdout=StringIO())
+
+    measure = Measure.objects.get(code="3.2")
+    (created,) = entries(Measure, measure.pk)
+    assert (created.action, created.channel, created.via, created.actor_username) == (
+        Change.Action.CREATE,
+        Channel.COMMAND,
+        "load_seed",
+        "",
+    )
+    assert created.changes["code"] == [None, "3.2"]
+    assert "status" not in created.changes  # the current state is status history's
