@@ -110,3 +110,23 @@ def test_a_measures_history_page_shows_its_trail_with_its_links(analyst_client):
     assert 'id="audit-trail"' in content
     assert "Because" in content
     assert f"{CHANGES}?model=recommendations.measure&amp;object_id={measure.pk}" in content
+
+
+def test_viewers_and_analysts_may_read_the_trail_and_nothing_more():
+    for name in ("viewer", "analyst"):
+        codenames = set(
+            Group.objects.get(name=name)
+            .permissions.filter(content_type__app_label="audit")
+            .values_list("codename", flat=True)
+        )
+
+        assert codenames == {"view_change"}
+
+
+def test_recent_changes_speak_chinese(viewer_client):
+    SourceFactory()
+
+    response = viewer_client.get(CHANGES, HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    content = response.content.decode()
+    assert "审计记录" in content and "渠道" in content and "变更的字段" in content
