@@ -73,6 +73,9 @@ TRACKED = [
     ),
     Tracked("auth.Group", m2m=("permissions",), private=True),
     Tracked("authtoken.Token", exclude=("key",), private=True, identity=token_identity),
+    # The admin's token pages save through this proxy, whose saves Django signals apart;
+    # entries go under the token's own model.
+    Tracked("authtoken.TokenProxy", exclude=("key",), private=True, identity=token_identity),
 ]
 
 
@@ -86,7 +89,8 @@ def private_labels() -> list[str]:
 
 
 def labels() -> list[str]:
-    return [item.label for item in TRACKED]
+    """The models entries are filed under (a proxy's go under its concrete model's)."""
+    return [item.label for item in TRACKED if not item.model_class()._meta.proxy]
 
 
 def _by_label() -> dict[str, Tracked]:

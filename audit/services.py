@@ -9,6 +9,7 @@ channel is "other".
 """
 
 import functools
+import ipaddress
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -63,9 +64,9 @@ def stamp(instance: Model, entry: dict) -> dict:
     if user is not None and user.is_authenticated:
         entry.setdefault("actor_user_id", user.pk)
         entry.setdefault("actor_username", user.get_username())
-        entry.setdefault("actor_email", user.email or None)
+        entry.setdefault("actor_email", getattr(user, "email", "") or None)
     if context.request is not None:
-        entry.setdefault("remote_addr", client_address(context.request) or None)
+        entry.setdefault("remote_addr", ip_address_or_none(client_address(context.request)))
     if entry.get("changes"):
         entry["changes"] = own_fields(instance, entry["changes"])
     item = tracked(type(instance))
@@ -81,6 +82,14 @@ def stamp(instance: Model, entry: dict) -> dict:
         entry.setdefault("parent_model", parent_field.related_model._meta.label_lower)
         entry.setdefault("parent_id", getattr(instance, parent_field.attname))
     return entry
+
+
+def ip_address_or_none(value: str | None) -> str | None:
+    """`value` if it is an IP address (behind proxies it comes from a header), else None."""
+    try:
+        return str(ipaddress.ip_address((value or "").strip()))
+    except ValueError:
+        return None
 
 
 def own_fields(instance: Model, changes: dict) -> dict:

@@ -292,3 +292,34 @@ def test_the_seed_command_records_what_it_loads_as_a_command():
     )
     assert created.changes["code"] == [None, "3.2"]
     assert "status" not in created.changes  # the current state is status history's
+
+
+def test_a_token_made_in_the_admin_is_recorded_without_its_key(admin_client, analyst):
+    response = admin_client.post(reverse("admin:authtoken_tokenproxy_add"), {"user": analyst.pk})
+
+    assert response.status_code == 302
+    key = Token.objects.get(user=analyst).key
+    (change,) = entries(Token)
+    assert (change.channel, change.actor_username, change.object_id) == (
+        Channel.ADMIN,
+        "admin",
+        analyst.pk,
+    )
+    assert key not in f"{change.object_repr} {change.changes} {change.object_pk} {change.via}"
+
+
+def test_a_forged_client_address_behind_a_proxy_is_not_stored(analyst, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    source = SourceFactory(title="Before")
+    client = APIClient()
+    client.force_authenticate(analyst)
+
+    response = client.patch(
+        reverse("source-detail", args=[source.pk]),
+        {"title": "After"},
+        format="json",
+        HTTP_X_FORWARDED_FOR="not-an-address",
+    )
+
+    assert response.status_code == 200
+    assert entries(type(source), source.pk)[-1].remote_addr is None
