@@ -15,9 +15,10 @@ def audit_trail(context, obj) -> dict:
     """The latest entries of `obj`'s trail that the user may see, and the link to all."""
     item = tracked(type(obj))
     object_id = item.identity(obj)[0] if item and item.identity else obj.pk
-    label = obj._meta.label_lower
+    model = obj._meta.concrete_model  # a proxy's entries are its concrete model's
+    label = model._meta.label_lower
     changes = trail(visible_changes(context["request"].user), label, object_id)[:LATEST]
     return {
-        "url": trail_url(type(obj), object_id),
+        "url": trail_url(model, object_id),
         "entries": [{"change": change, "html": changes_html(change)} for change in changes],
     }

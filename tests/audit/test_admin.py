@@ -130,3 +130,12 @@ def test_recent_changes_speak_chinese(viewer_client):
 
     content = response.content.decode()
     assert "审计记录" in content and "渠道" in content and "变更的字段" in content
+
+
+def test_a_tokens_history_page_shows_its_trail(admin_client, analyst):
+    admin_client.post(reverse("admin:authtoken_tokenproxy_add"), {"user": analyst.pk})
+
+    page = admin_client.get(reverse("admin:authtoken_tokenproxy_history", args=[analyst.pk]))
+
+    assert page.status_code == 200
+    assert f"API token of {analyst.username}" in page.content.decode()

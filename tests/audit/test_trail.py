@@ -323,3 +323,15 @@ def test_a_forged_client_address_behind_a_proxy_is_not_stored(analyst, settings)
 
     assert response.status_code == 200
     assert entries(type(source), source.pk)[-1].remote_addr is None
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no TRUNCATE")
+@pytest.mark.django_db(transaction=True)  # rows committed: TRUNCATE waits for no deferred check
+def test_postgresql_refuses_to_truncate_the_trail():
+    SourceFactory()
+
+    with pytest.raises(IntegrityError, match="append-only"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("TRUNCATE audit_change")
+
+    assert Change.objects.exists()
