@@ -110,6 +110,7 @@ TAGS = [
     {"name": "evidence", "description": "Claims, figures and cases, with their links."},
     {"name": "sources", "description": "Where evidence comes from, and how reliable it is."},
     {"name": "reports", "description": "Published status reports, and previews."},
+    {"name": "changes", "description": "The audit trail: every change, who made it and how."},
 ]
 
 
@@ -159,6 +160,7 @@ FILTER_ENUMS = {
     "reliability": "ReliabilityEnum",
     "attribution": "AttributionEnum",
     "priority": "LevelEnum",
+    "channel": "ChannelEnum",
     # The report's parameters: components made here, so that a client has one enum for both
     # the preview and the download.
     "file": "ReportFormatEnum",

@@ -79,6 +79,9 @@ INSTALLED_APPS = [
     "recommendations",
     "evidence",
     "tokens",
+    # The audit trail (audit.registry lists what it records); django-auditlog writes it.
+    "auditlog",
+    "audit",
     # Failed sign-ins counted in the database, so that every app server locks out alike.
     "axes",
 ]
@@ -94,6 +97,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Changes made by a request are recorded with its user and channel (admin or API).
+    "audit.services.RecordChanges",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Pages outside the API: null characters in a query are a 400, a busy database a 503.
     "config.middleware.PageGuards",
@@ -323,6 +328,14 @@ SPECTACULAR_SETTINGS = {
         "config.openapi.postprocess",
     ],
 }
+
+# The audit trail (README, "Reliability"): django-auditlog writes audit.Change, with values
+# as JSON (a missing value is null, not "None"). Restoring a backup (loaddata) is not a change.
+AUDITLOG_LOGENTRY_MODEL = "audit.Change"
+AUDITLOG_STORE_JSON_CHANGES = True
+AUDITLOG_DISABLE_ON_RAW_SAVE = True
+# auditlog's own LogEntry is swapped out: no table for it.
+MIGRATION_MODULES = {"auditlog": None}
 
 # Where `load_seed` reads the paper's data.
 SEED_DIR = Path(os.environ.get("SEED_DIR", BASE_DIR / "fixtures"))

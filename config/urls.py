@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import routers
 
+from audit.api.urls import routes as audit_routes
 from config.api import api_not_found
 from evidence.api.urls import routes as evidence_routes
 from recommendations.api.urls import routes as recommendation_routes
@@ -31,7 +32,7 @@ admin.site.site_url = None
 admin.site.enable_nav_sidebar = False
 
 router = Router()
-for prefix, viewset, basename in (*recommendation_routes, *evidence_routes):
+for prefix, viewset, basename in (*recommendation_routes, *evidence_routes, *audit_routes):
     router.register(prefix, viewset, basename=basename)
 
 urlpatterns = [

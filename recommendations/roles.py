@@ -18,7 +18,9 @@ ANALYST = "analyst"
 # A user reads the API, as the admin, only with one of these roles (or as a superuser).
 ROLES = (VIEWER, ANALYST)
 
-TRACKED_APPS = ("recommendations", "evidence")
+# The audit trail's app last: it is installed after the others, so when its permissions
+# exist, theirs do too (ensure_groups_after_migrate).
+TRACKED_APPS = ("recommendations", "evidence", "audit")
 
 # Models nobody but a superuser sees: clients' remembered requests and their responses.
 PRIVATE_MODELS = {("recommendations", "idempotencykey")}

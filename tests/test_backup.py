@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.utils import timezone
 
+from audit.models import Change
 from evidence.models import Evidence, StatusUpdateEvidence
 from recommendations import services
 from recommendations.choices import Status
@@ -26,13 +27,22 @@ from tokens.services import create_token
 # updates recorded in the same millisecond) and text as it was (Django's XML loader strips
 # every field's leading and trailing whitespace: a report's Markdown would lose its last
 # newline).
-BACKED_UP = ["recommendations", "evidence", "auth.user", "tokens"]
+BACKED_UP = ["recommendations", "evidence", "auth.user", "tokens", "audit"]
 
 
 def everything() -> dict:
     """Every row of every table backed up, and the groups each user is in (by name)."""
     return {
         **stored_state([*app_models("recommendations", "evidence"), User, ApiToken]),
+        # The audit trail, its models named (content types are renumbered by migrate).
+        "trail": [
+            (*row[:-2], (row[-2], row[-1]))
+            for row in Change.objects.order_by("id").values_list(
+                *[f.attname for f in Change._meta.concrete_fields if f.name != "content_type"],
+                "content_type__app_label",
+                "content_type__model",
+            )
+        ],
         "groups": list(
             User.objects.order_by("username", "groups__name").values_list(
                 "username", "groups__name"

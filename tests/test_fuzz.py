@@ -545,6 +545,7 @@ MOMENT_FILTERS = [
     ("measure-list", "updated_since"),
     ("status-update-list", "recorded_after"),
     ("status-update-list", "recorded_before"),
+    ("change-list", "since"),
 ]
 MOMENT_IDS = [name for _route, name in MOMENT_FILTERS]
 
@@ -641,6 +642,7 @@ def test_a_cursor_that_names_no_position_is_a_4xx(analyst_api):
 # Every list, and the detail and extra routes of the records in Records: route -> record.
 GET_ROUTES = {
     "pillar-list": None,
+    "change-list": None,
     "measure-list": None,
     "measure-detail": "measure",
     "measure-status-updates": "measure",

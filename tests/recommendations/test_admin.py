@@ -43,8 +43,8 @@ def test_every_admin_list_and_add_page_renders(admin_client, model):
 
     assert listing.status_code == 200
     # Published reports come from the status_report command, keys from API requests.
-    # Sign-in records are django-axes's own, read-only.
-    read_only = model in (ReportSnapshot, IdempotencyKey) or opts.app_label == "axes"
+    # Sign-in records are django-axes's own, read-only; so is the audit trail.
+    read_only = model in (ReportSnapshot, IdempotencyKey) or opts.app_label in ("axes", "audit")
     assert adding.status_code == (403 if read_only else 200)
 
 

@@ -114,6 +114,20 @@ def test_sources_and_feed_filter(served):
     assert feed["results"] and all(u["measure_code"] == "1.1" for u in feed["results"])
 
 
+def test_the_audit_trail_shows_what_the_seed_loaded(served):
+    measure = measure_id(served, "1.1")
+
+    response = served.call(
+        "GET",
+        "/api/v1/changes/",
+        params={"model": "recommendations.measure", "object_id": measure, "page_size": 5},
+    )
+
+    assert response.status_code == 200, response.text[:500]
+    first = response.json()["results"][0]
+    assert (first["action"], first["channel"], first["via"]) == ("create", "command", "load_seed")
+
+
 def test_as_of_the_publication_date_every_measure_is_not_assessed(served):
     listed = served.call("GET", MEASURES, params={"as_of": "2025-04-15", "page_size": 100})
     one = served.call(
