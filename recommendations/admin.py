@@ -271,7 +271,6 @@ class MeasureAdmin(SafeAutocomplete, LocalizedTitleMixin, admin.ModelAdmin):
         "status_effective_date",
         "last_recorded",
         "target_date",
-        "priority",
         "archived_label",
     )
     list_filter = (
