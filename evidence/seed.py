@@ -141,8 +141,10 @@ def load_evidence(seed_dir: Path, tally: Tally, sources: dict[str, Source]) -> N
             missing = set(named) - set(evidence.institutions.all())
             if missing:
                 evidence.institutions.add(*missing)
-            if existed and (missing or changes(tally) != before):
-                services.bump_version(evidence)
+            if not existed:
+                services.record_revision(evidence)
+            elif missing or changes(tally) != before:
+                services.bump_version(evidence)  # and writes the revision of the new version
 
 
 @transaction.atomic
