@@ -123,6 +123,10 @@ def load_evidence(seed_dir: Path, tally: Tally, sources: dict[str, Source]) -> N
                         **text(figure, "measures"),
                     },
                 )
+            if existed:
+                services.check_support_kept(
+                    evidence=evidence, measure_links=measure_links_after(evidence, record)
+                )
             for list_name, link_model, field, target_model, key_field in LINKS:
                 for link in record.get(list_name, []):
                     target = target_model.objects.get(**{key_field: link[field]})
@@ -145,6 +149,19 @@ def load_evidence(seed_dir: Path, tally: Tally, sources: dict[str, Source]) -> N
                 services.record_revision(evidence)
             elif missing or changes(tally) != before:
                 services.bump_version(evidence)  # and writes the revision of the new version
+
+
+def measure_links_after(evidence: Evidence, record: dict) -> list[dict]:
+    """The evidence's measure links once the record's are loaded: the seed adds and updates
+    links, and removes none."""
+    links = {
+        link.measure_id: {"measure": link.measure, "stance": link.stance}
+        for link in EvidenceMeasure.objects.filter(evidence=evidence).select_related("measure")
+    }
+    for link in record.get("measures", []):
+        measure = Measure.objects.get(code=link["measure"])
+        links[measure.pk] = {"measure": measure, "stance": link["stance"]}
+    return list(links.values())
 
 
 @transaction.atomic

@@ -2,11 +2,15 @@
 status update cites the revision current when it was recorded, revisions are append-only, and
 the last support of an implemented measure cannot be taken away behind history's back."""
 
+import json
+import shutil
 from datetime import date
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.core.management import CommandError
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -16,8 +20,10 @@ from evidence.choices import Stance
 from evidence.models import Evidence, EvidenceFigure, EvidenceMeasure, EvidenceRevision
 from recommendations import services as history
 from recommendations.choices import Status
+from recommendations.models import Measure
 from tests.conftest import TODAY
 from tests.evidence.test_admin import change_url, form_data
+from tests.evidence.test_seed import load_seed, seed_file
 from tests.factories import EvidenceFactory, MeasureFactory, SourceFactory, link_evidence
 
 pytestmark = pytest.mark.django_db
@@ -311,6 +317,29 @@ def test_the_link_may_go_when_the_entry_in_force_cites_evidence(analyst_api):
     response = analyst_api.patch(f"{EVIDENCE_LIST}{evidence.pk}/", {"measures": []})
 
     assert response.status_code == 200, response.content
+
+
+def test_a_seed_that_turns_the_last_supporting_link_into_context_is_refused(tmp_path):
+    shutil.copytree(settings.SEED_DIR, tmp_path / "seed")
+    evidence = seed_file("evidence.json")
+    piece = next(item for item in evidence if item.get("measures"))
+    code = piece["measures"][0]["measure"]
+
+    def seed_with_stance(stance: str) -> None:
+        piece["measures"][0]["stance"] = stance
+        (tmp_path / "seed" / "evidence.json").write_text(json.dumps(evidence), encoding="utf-8")
+        load_seed(dir=tmp_path / "seed")
+
+    seed_with_stance(Stance.SUPPORTS)
+    measure = Measure.objects.get(code=code)
+    EvidenceMeasure.objects.filter(measure=measure).exclude(evidence__key=piece["key"]).delete()
+    record(measure, Status.IMPLEMENTED, 100, day=date(2026, 3, 1))
+
+    with pytest.raises(CommandError, match="First record a status update"):
+        seed_with_stance(Stance.CONTEXT)
+
+    link = EvidenceMeasure.objects.get(measure=measure, evidence__key=piece["key"])
+    assert link.stance == Stance.SUPPORTS
 
 
 def test_analysts_cannot_delete_evidence(analyst_api, analyst_client, analyst):
