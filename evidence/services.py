@@ -184,12 +184,16 @@ def check_support_kept(*, evidence: Evidence, measure_links: list[dict]) -> None
     )
     if not losing:
         return
-    locked = list(
-        Measure.objects.select_for_update()
-        .filter(pk__in=losing, status__in=SUPPORT_KEPT)
+    # Lock them all, whatever their state: an update making one implemented on the strength of
+    # this link waits, and then finds it gone; the states read are those after the wait.
+    locked = [
+        pk
+        for pk, status in Measure.objects.select_for_update()
+        .filter(pk__in=losing)
         .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+        .values_list("pk", "status")
+        if status in SUPPORT_KEPT
+    ]
     entry_in_force = (
         StatusUpdate.objects.filter(measure=OuterRef(OuterRef("pk")))
         .order_by(*LATEST_FIRST)

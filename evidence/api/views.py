@@ -136,7 +136,7 @@ class EvidenceViewSet(WritableViewSet):
     )
     @action(
         detail=True,
-        url_path=r"revisions/(?P<version>[0-9]+)",
+        url_path=r"revisions/(?P<version>[0-9]{1,9})",
         url_name="revision",
         filter_backends=[],
         pagination_class=None,
