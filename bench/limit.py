@@ -1,6 +1,6 @@
 """The limit: minimal views that run the endpoint's SQL by hand and return the same bytes.
 
-Each view authenticates with the same token query as DRF's TokenAuthentication, runs the very
+Each view authenticates with the same token query as tokens.authentication, runs the very
 statements the real endpoint runs now (the same text, in the same order, with the same
 parameters: the runner captures both in-process and stops unless they are identical), builds
 plain dicts and lists from the rows and renders them as config.api.JSONRenderer does (orjson,
@@ -22,7 +22,7 @@ Python view must spend to send these statements and these bytes.
 import json
 import os
 from base64 import b64decode, b64encode
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from urllib import parse
 from zoneinfo import ZoneInfo
@@ -36,6 +36,8 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from recommendations.api import rows as rows_module
+from recommendations.roles import ROLES
+from tokens import keys
 
 ZONE = ZoneInfo(settings.TIME_ZONE)
 
@@ -43,28 +45,65 @@ MEASURE = '"recommendations_measure"'
 PILLAR = '"recommendations_pillar"'
 HISTORY = '"recommendations_statusupdate"'
 
-# --- authentication: TokenAuthentication's query ---------------------------------------------
+# --- authentication: tokens.authentication's query -----------------------------------------
 
+# The token, whether its user has a role, and the user, in one statement
+# (tokens.selectors.token_for_key); parameters: the two roles, then the key's prefix.
 AUTH_SQL = (
-    'SELECT "authtoken_token"."key", "authtoken_token"."user_id", "authtoken_token"."created", '
-    '"auth_user"."id", "auth_user"."password", "auth_user"."last_login", '
-    '"auth_user"."is_superuser", "auth_user"."username", "auth_user"."first_name", '
-    '"auth_user"."last_name", "auth_user"."email", "auth_user"."is_staff", '
-    '"auth_user"."is_active", "auth_user"."date_joined" FROM "authtoken_token" INNER JOIN '
-    '"auth_user" ON ("authtoken_token"."user_id" = "auth_user"."id") WHERE '
-    '"authtoken_token"."key" = %s LIMIT 21'
+    'SELECT "tokens_apitoken"."id", "tokens_apitoken"."user_id", "tokens_apitoken"."name", '
+    '"tokens_apitoken"."prefix", "tokens_apitoken"."digest", "tokens_apitoken"."created_at", '
+    '"tokens_apitoken"."expires_at", "tokens_apitoken"."last_used_at", '
+    '"tokens_apitoken"."revoked_at", EXISTS(SELECT 1 AS "a" FROM "auth_user_groups" U0 '
+    'INNER JOIN "auth_group" U1 ON (U0."group_id" = U1."id") WHERE (U1."name" IN (%s, %s) AND '
+    'U0."user_id" = ("tokens_apitoken"."user_id")) LIMIT 1) AS "has_role", "auth_user"."id", '
+    '"auth_user"."password", "auth_user"."last_login", "auth_user"."is_superuser", '
+    '"auth_user"."username", "auth_user"."first_name", "auth_user"."last_name", '
+    '"auth_user"."email", "auth_user"."is_staff", "auth_user"."is_active", '
+    '"auth_user"."date_joined" FROM "tokens_apitoken" INNER JOIN "auth_user" ON '
+    '("tokens_apitoken"."user_id" = "auth_user"."id") WHERE "tokens_apitoken"."prefix" = %s '
+    "LIMIT 1"
 )
-AUTH_USER_ID, AUTH_IS_ACTIVE = 3, 12
+(
+    AUTH_TOKEN_ID,
+    AUTH_DIGEST,
+    AUTH_EXPIRES_AT,
+    AUTH_LAST_USED_AT,
+    AUTH_REVOKED_AT,
+    AUTH_HAS_ROLE,
+    AUTH_USER_ID,
+    AUTH_IS_SUPERUSER,
+    AUTH_IS_ACTIVE,
+) = (0, 4, 6, 7, 8, 9, 10, 13, 19)
+# tokens.services.note_use: the last use, at most once every API_TOKEN_LAST_USED_MINUTES.
+NOTE_USE_SQL = (
+    'UPDATE "tokens_apitoken" SET "last_used_at" = %s WHERE (("tokens_apitoken"."last_used_at" '
+    'IS NULL OR "tokens_apitoken"."last_used_at" <= %s) AND "tokens_apitoken"."id" = %s)'
+)
 
 
 def authenticate(cursor, request) -> int | None:
     header = request.META.get("HTTP_AUTHORIZATION", "").split()
     if len(header) != 2 or header[0] != "Token":
         return None
-    cursor.execute(AUTH_SQL, [header[1]])
-    row = cursor.fetchone()
-    if row is None or not row[AUTH_IS_ACTIVE]:
+    key = header[1]
+    prefix = keys.prefix_of(key)
+    if prefix is None:
         return None
+    cursor.execute(AUTH_SQL, [*ROLES, prefix])
+    row = cursor.fetchone()
+    now = timezone.now()
+    if (
+        row is None
+        or not keys.matches(key, row[AUTH_DIGEST])
+        or row[AUTH_REVOKED_AT] is not None
+        or row[AUTH_EXPIRES_AT] <= now
+        or not row[AUTH_IS_ACTIVE]
+        or not (row[AUTH_HAS_ROLE] or row[AUTH_IS_SUPERUSER])
+    ):
+        return None
+    due = now - timedelta(minutes=settings.API_TOKEN_LAST_USED_MINUTES)
+    if row[AUTH_LAST_USED_AT] is None or row[AUTH_LAST_USED_AT] <= due:
+        cursor.execute(NOTE_USE_SQL, [now, due, row[AUTH_TOKEN_ID]])
     return row[AUTH_USER_ID]
 
 

@@ -242,12 +242,14 @@ def inner(args) -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
-    from rest_framework.authtoken.models import Token
+    from django.utils import timezone
+
+    from tokens.services import create_token
 
     user, _ = get_user_model().objects.get_or_create(
         username="bench", defaults={"is_superuser": True, "is_staff": True}
     )
-    token = Token.objects.get_or_create(user=user)[0].key
+    token = create_token(user=user, now=timezone.now())[1]
     client = Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_HOST="127.0.0.1")
     spec = json.loads(args.inner)
     kind = spec["kind"]

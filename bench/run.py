@@ -371,13 +371,15 @@ class Run:
 
         django.setup()
         from django.contrib.auth import get_user_model
-        from rest_framework.authtoken.models import Token
+        from django.utils import timezone
+
+        from tokens.services import create_token
 
         user, _ = get_user_model().objects.get_or_create(
             username="bench", defaults={"is_superuser": True, "is_staff": True}
         )
         self.user_id = user.pk
-        self.token = Token.objects.get_or_create(user=user)[0].key
+        self.token = create_token(user=user, now=timezone.now())[1]
         self.choose_parameters()
 
     def sql(self, query: str, params=()) -> list[tuple]:

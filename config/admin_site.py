@@ -39,6 +39,14 @@ class DeclaredLookupsOnly:
 
 
 class TrackerAdminSite(admin.AdminSite):
+    # The home page shows where everything stands above the list of tables (dashboard app).
+    index_template = "dashboard/index.html"
+
+    def index(self, request, extra_context=None):
+        from dashboard.views import home_context
+
+        return super().index(request, {**home_context(request), **(extra_context or {})})
+
     def register(self, model_or_iterable, admin_class=None, **options):
         admin_class = admin_class or admin.ModelAdmin
         if not issubclass(admin_class, DeclaredLookupsOnly):

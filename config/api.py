@@ -23,6 +23,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.throttling import BaseThrottle
 from rest_framework.utils.encoders import JSONEncoder
 
+from recommendations.roles import user_has_role
 from recommendations.services import StaleVersion
 
 # Query parameters any list understands besides its filters.
@@ -254,19 +255,45 @@ class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 
 class TrackerPermission(BasePermission):
-    """Reading needs a signed-in user (or API_ANONYMOUS_READ). Writing needs the Django
-    permission the view names for the action, which the `analyst` group has and `viewer`
-    does not (recommendations.roles)."""
+    """Every request needs a role, as the admin does: a viewer or an analyst, or a superuser
+    (recommendations.roles); a signed-in user with none is refused with 403. API_ANONYMOUS_READ
+    opens reading to anyone. Writing also needs the Django permission the view names for the
+    action, which the `analyst` group has and `viewer` does not."""
 
     def has_permission(self, request, view) -> bool:
-        if request.method in SAFE_METHODS:
-            return settings.API_ANONYMOUS_READ or request.user.is_authenticated
+        if request.method in SAFE_METHODS and settings.API_ANONYMOUS_READ:
+            return True
         if not request.user.is_authenticated:
             return False
+        if not request_has_role(request):
+            raise exceptions.PermissionDenied(
+                _("This account has no role: an administrator must make it a viewer or an analyst.")
+            )
+        if request.method in SAFE_METHODS:
+            return True
         if getattr(view, "action", None) is None:
             return True  # no handler for this method: the view answers 405
         required = view.write_permissions.get(view.action)
         return bool(required) and request.user.has_perm(required)
+
+
+class SchemaPermission(TrackerPermission):
+    """The schema and its docs are read as the API is, unless API_SCHEMA_PUBLIC opens them."""
+
+    def has_permission(self, request, view) -> bool:
+        return settings.API_SCHEMA_PUBLIC or super().has_permission(request, view)
+
+
+def request_has_role(request) -> bool:
+    """Whether the request's user is a viewer, an analyst or a superuser. Token authentication
+    has already answered in its own query (`user.has_role`); otherwise one query, once per
+    request."""
+    known = getattr(request.user, "has_role", None)
+    if known is None:
+        known = getattr(request, "_user_has_role", None)
+    if known is None:
+        known = request._user_has_role = user_has_role(request.user)
+    return known
 
 
 def client_address(request) -> str:

@@ -27,7 +27,10 @@ ERROR_RESPONSES = {
         "service refused the write (the message names the rule). Nothing written.",
     ),
     401: OpenApiResponse(ErrorSerializer, "No or invalid credentials."),
-    403: OpenApiResponse(ErrorSerializer, "Signed in, but the role may not do this."),
+    403: OpenApiResponse(
+        ErrorSerializer,
+        "Signed in, but with no role (viewer or analyst), or with a role that may not do this.",
+    ),
     404: OpenApiResponse(ErrorSerializer, "No such record (or page)."),
     409: OpenApiResponse(
         ErrorSerializer,
@@ -196,6 +199,8 @@ def _header(name: str) -> dict:
 
 def _declare_responses(method: str, operation: dict) -> None:
     responses = operation["responses"]
+    # Any operation refuses a signed-in user with no role.
+    responses.setdefault("403", _response_for(403))
     responses.setdefault("503", _response_for(503))
     if "requestBody" in operation:
         responses.setdefault("415", _response_for(415))
@@ -218,6 +223,7 @@ def _declare_responses(method: str, operation: dict) -> None:
             headers["Idempotent-Replayed"] = _header("IdempotentReplayed")
         if not headers:
             del response["headers"]
+    operation["responses"] = dict(sorted(responses.items()))
 
 
 def _response_for(code: int) -> dict:

@@ -62,6 +62,9 @@ if env_bool("BEHIND_TLS_PROXY"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
+    # The admin's home page, and its page frame (language switch, read-only notice): first,
+    # so that its templates override the admin's own.
+    "dashboard",
     # Django's admin on a site that allows only declared changelist filters.
     "config.admin_site.TrackerAdminConfig",
     "django.contrib.auth",
@@ -70,12 +73,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's assets, served locally: the docs work offline
     "recommendations",
     "evidence",
+    "tokens",
     # Failed sign-ins counted in the database, so that every app server locks out alike.
     "axes",
 ]
@@ -210,6 +213,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates shown as ISO 8601 (2026-09-30) in both languages (config/formats/).
+FORMAT_MODULE_PATH = ["config.formats"]
 # "Today", for the rule that an update may not take effect in the future, is a date here.
 TIME_ZONE = os.environ.get("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
@@ -230,11 +235,20 @@ STORAGES = {
 
 # The REST API (README, "REST API").
 API_ANONYMOUS_READ = env_bool("API_ANONYMOUS_READ")  # let anonymous clients read
+# The schema (/api/schema/) and its docs (/api/docs/) are read as the API is, unless this
+# opens them to anyone.
+API_SCHEMA_PUBLIC = env_bool("API_SCHEMA_PUBLIC")
+# How long a new API token lasts unless its creator says otherwise.
+API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 365)
+# A token's last use is written at most this often, so that reads do not all become writes.
+API_TOKEN_LAST_USED_MINUTES = env_int("API_TOKEN_LAST_USED_MINUTES", 5)
 API_BROWSABLE = env_bool("API_BROWSABLE", True)  # the HTML browsable API beside JSON
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 500)
-# The most status updates a report preview (/api/v1/reports/preview/) lists; longer periods
-# are refused with a 400 and left to `manage.py status_report`.
-REPORT_PREVIEW_MAX_UPDATES = env_int("REPORT_PREVIEW_MAX_UPDATES", 500_000)
+# What a report preview (/api/v1/reports/preview/) may cost a web request: the status updates
+# it lists (HTML counts each five times, Markdown twice) and the bytes of its body. Larger
+# previews are refused with a 400 and left to `manage.py status_report`.
+REPORT_PREVIEW_MAX_UPDATES = env_int("REPORT_PREVIEW_MAX_UPDATES", 20_000)
+REPORT_PREVIEW_MAX_BYTES = env_int("REPORT_PREVIEW_MAX_BYTES", 16 * 1024 * 1024)
 # The most figures one piece of evidence may state (evidence.services refuses more with a 400).
 EVIDENCE_MAX_FIGURES = env_int("EVIDENCE_MAX_FIGURES", 100)
 # How long a POST's Idempotency-Key is remembered.
@@ -243,7 +257,7 @@ IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 REST_FRAMEWORK = {
     # Token first: an unauthenticated request then gets 401 with WWW-Authenticate, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "tokens.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["config.api.TrackerPermission"],
@@ -290,6 +304,8 @@ SPECTACULAR_SETTINGS = {
     # The project publishes no licence: the API's terms are its owner's.
     "LICENSE": {"name": "Proprietary: all rights reserved"},
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and docs views authenticate as the API does, and follow its read permission.
+    "SERVE_PERMISSIONS": ["config.api.SchemaPermission"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

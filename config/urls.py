@@ -25,6 +25,10 @@ handler500 = "config.api.server_error"
 
 admin.site.site_header = _("Policy recommendation tracker")
 admin.site.site_title = _("Policy recommendation tracker")
+# The site is the admin: no "View site" link back to where one already is.
+admin.site.site_url = None
+# The changelists and forms get the width the app list in a side bar would take.
+admin.site.enable_nav_sidebar = False
 
 router = Router()
 for prefix, viewset, basename in (*recommendation_routes, *evidence_routes):
@@ -33,6 +37,9 @@ for prefix, viewset, basename in (*recommendation_routes, *evidence_routes):
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
+    # The language switch in the admin's header posts here (a cookie; the browser's
+    # Accept-Language is the default).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Its start-up script is a file of its own, so the page runs under a CSP with no inline

@@ -1,5 +1,5 @@
 """Loading the paper's sources and evidence from fixtures/ (see fixtures/README.md), and the
-whole seed in one transaction."""
+whole seed in one transaction. The rules of what a load may change are recommendations.seed's."""
 
 from collections.abc import Callable
 from datetime import date
@@ -11,13 +11,14 @@ from django.db import transaction
 from recommendations.models import InnovationMechanism, Institution, Measure, Risk, Scenario
 from recommendations.seed import (
     SeedError,
-    Tally,
+    SeedLoad,
     load_concepts,
+    load_links,
     load_measures,
     read,
     record_context,
+    targets,
     text,
-    upsert,
 )
 
 from . import services
@@ -54,19 +55,17 @@ def as_decimal(value: str) -> Decimal:
         raise ValueError(f"{value!r} is not a number") from None
 
 
-def changes(tally: Tally) -> int:
-    return tally.total("created") + tally.total("updated")
-
-
-def load_sources(seed_dir: Path, tally: Tally) -> dict[str, Source]:
-    """Sources, keyed on their key; a changed one gets a new version."""
+def load_sources(seed_dir: Path, load: SeedLoad) -> dict[str, Source]:
+    """Sources, keyed on their key; a changed one gets a new version. A source people removed
+    since the seed made it is left out."""
     sources = {}
     for record in read(seed_dir, "sources.json"):
         with record_context("sources.json", record):
-            before = tally.total("updated")
-            sources[record["key"]] = upsert(
+            before = load.tally.total("updated")
+            source = load.upsert(
                 Source,
-                tally,
+                file="sources.json",
+                key=record["key"],
                 lookup={"key": record["key"]},
                 values={
                     "kind": record["kind"],
@@ -81,26 +80,35 @@ def load_sources(seed_dir: Path, tally: Tally) -> dict[str, Source]:
                     **text(record, "note"),
                 },
             )
-            if tally.total("updated") != before:
-                services.bump_version(sources[record["key"]])
+            if source is None:
+                continue
+            sources[record["key"]] = source
+            if load.tally.total("updated") != before:
+                services.bump_version(source)
     return sources
 
 
-def load_evidence(seed_dir: Path, tally: Tally, sources: dict[str, Source]) -> None:
+def load_evidence(seed_dir: Path, load: SeedLoad, sources: dict[str, Source]) -> None:
     """Evidence, keyed on its key, with its figures (keyed on their order) and links; a piece
-    whose fields, figures, links or institutions changed gets a new version."""
-    for record in read(seed_dir, "evidence.json"):
-        with record_context("evidence.json", record):
+    whose fields, figures, links or institutions changed gets a new version. Evidence of a
+    source people removed is left out."""
+    file = "evidence.json"
+    removed = {record.get("key") for record in read(seed_dir, "sources.json")} - set(sources)
+    for record in read(seed_dir, file):
+        with record_context(file, record):
+            key = record["key"]
             if record["source"] not in sources:
-                raise SeedError(
-                    f"evidence.json, record {record['key']!r}: unknown source {record['source']!r}"
-                )
-            existed = Evidence.objects.filter(key=record["key"]).exists()
-            before = changes(tally)
-            evidence = upsert(
+                if record["source"] in removed:
+                    continue  # with its source: the removal is reported on the source
+                raise SeedError(f"{file}, record {key!r}: unknown source {record['source']!r}")
+            existed = Evidence.objects.filter(key=key).exists()
+            adopting = load.adopting(Evidence, key, {"key": key})
+            before = load.tally.changes()
+            evidence = load.upsert(
                 Evidence,
-                tally,
-                lookup={"key": record["key"]},
+                file=file,
+                key=key,
+                lookup={"key": key},
                 values={
                     "source": sources[record["source"]],
                     "attribution": record["attribution"],
@@ -111,10 +119,14 @@ def load_evidence(seed_dir: Path, tally: Tally, sources: dict[str, Source]) -> N
                     **text(record, "claim", "note"),
                 },
             )
-            for order, figure in enumerate(record.get("figures", []), start=1):
-                upsert(
+            if evidence is None:
+                continue
+            figures = record.get("figures", [])
+            for order, figure in enumerate(figures, start=1):
+                load.upsert(
                     EvidenceFigure,
-                    tally,
+                    file=file,
+                    key=f"{key}/{order}",
                     lookup={"evidence": evidence, "order": order},
                     values={
                         "value": as_decimal(figure["value"]),
@@ -122,62 +134,85 @@ def load_evidence(seed_dir: Path, tally: Tally, sources: dict[str, Source]) -> N
                         "qualifier": figure.get("qualifier", "exact"),
                         **text(figure, "measures"),
                     },
+                    create=not adopting,
                 )
-            if existed:
-                services.check_support_kept(
-                    evidence=evidence, measure_links=measure_links_after(evidence, record)
-                )
+            load.remove_dropped(
+                EvidenceFigure,
+                file=file,
+                parent=key,
+                kept={str(order) for order in range(1, len(figures) + 1)},
+                find=lambda order, evidence=evidence: {"evidence": evidence, "order": int(order)},
+            )
+            supported = services.supported_measures(evidence)
             for list_name, link_model, field, target_model, key_field in LINKS:
-                for link in record.get(list_name, []):
-                    target = target_model.objects.get(**{key_field: link[field]})
-                    upsert(
-                        link_model,
-                        tally,
-                        lookup={"evidence": evidence, field: target},
-                        values={"stance": link["stance"]},
-                    )
-            named = Institution.objects.filter(key__in=record.get("institutions", []))
-            if len(named) != len(set(record.get("institutions", []))):
-                raise SeedError(
-                    f"evidence.json, record {record['key']!r}: unknown institution "
-                    f"in {record['institutions']}"
+                items = record.get(list_name, [])
+                found = targets(
+                    target_model, key_field, [i[field] for i in items], file=file, record=key
                 )
-            missing = set(named) - set(evidence.institutions.all())
-            if missing:
-                evidence.institutions.add(*missing)
+                load_links(
+                    load,
+                    link_model,
+                    file=file,
+                    parent=evidence,
+                    parent_key=key,
+                    parent_field="evidence",
+                    target_field=field,
+                    target_key=key_field,
+                    links={i[field]: (found[i[field]], {"stance": i["stance"]}) for i in items},
+                    create=not adopting,
+                )
+            named = targets(
+                Institution, "key", record.get("institutions", []), file=file, record=key
+            )
+            load_links(
+                load,
+                Evidence.institutions.through,
+                file=file,
+                parent=evidence,
+                parent_key=key,
+                parent_field="evidence",
+                target_field="institution",
+                target_key="key",
+                links={natural: (institution, {}) for natural, institution in named.items()},
+                create=not adopting,
+            )
+            # An implemented measure keeps its last support, whoever would take it away.
+            services.check_still_supported(
+                evidence=evidence, measures=supported - services.supported_measures(evidence)
+            )
             if not existed:
                 services.record_revision(evidence)
-            elif missing or changes(tally) != before:
+            elif load.tally.changes() != before:
                 services.bump_version(evidence)  # and writes the revision of the new version
 
 
-def measure_links_after(evidence: Evidence, record: dict) -> list[dict]:
-    """The evidence's measure links once the record's are loaded: the seed adds and updates
-    links, and removes none."""
-    links = {
-        link.measure_id: {"measure": link.measure, "stance": link.stance}
-        for link in EvidenceMeasure.objects.filter(evidence=evidence).select_related("measure")
-    }
-    for link in record.get("measures", []):
-        measure = Measure.objects.get(code=link["measure"])
-        links[measure.pk] = {"measure": measure, "stance": link["stance"]}
-    return list(links.values())
-
-
-@transaction.atomic
-def load_seed(seed_dir: Path, progress: Callable[[str], None] = lambda name: None) -> Tally:
-    """Load every file of the seed, all or nothing. Raises SeedError naming the bad record."""
-    tally = Tally()
-    load_concepts(seed_dir, tally, progress)
-    sources = load_sources(seed_dir, tally)
-    progress("sources.json")
-    paper = sources.get(PAPER_SOURCE_KEY)
-    if paper is None or paper.published_on is None:
-        raise SeedError(
-            f"sources.json: the paper ({PAPER_SOURCE_KEY!r}) needs a published_on "
-            "date, where every measure's history begins"
-        )
-    load_measures(seed_dir, tally, progress, history_starts_on=paper.published_on)
-    load_evidence(seed_dir, tally, sources)
-    progress("evidence.json")
-    return tally
+def load_seed(
+    seed_dir: Path,
+    progress: Callable[[str], None] = lambda name: None,
+    *,
+    dry_run: bool = False,
+    strict: bool = False,
+) -> SeedLoad:
+    """Load every file of the seed, all or nothing, and return what the load did and the
+    conflicts it left as people made them. With `dry_run`, do the same and roll it all back;
+    with `strict`, roll it back if there is any conflict (`load.written` says).
+    Raises SeedError naming the bad record; nothing is written then."""
+    with transaction.atomic():
+        load = SeedLoad()
+        load_concepts(seed_dir, load, progress)
+        sources = load_sources(seed_dir, load)
+        progress("sources.json")
+        paper = sources.get(PAPER_SOURCE_KEY)
+        if paper is None or paper.published_on is None:
+            raise SeedError(
+                f"sources.json: the paper ({PAPER_SOURCE_KEY!r}) needs a published_on "
+                "date, where every measure's history begins"
+            )
+        load_measures(seed_dir, load, progress, history_starts_on=paper.published_on)
+        load_evidence(seed_dir, load, sources)
+        progress("evidence.json")
+        load.save()
+        load.written = not (dry_run or (strict and load.conflicts))
+        if not load.written:
+            transaction.set_rollback(True)
+    return load

@@ -177,11 +177,24 @@ def check_support_kept(*, evidence: Evidence, measure_links: list[dict]) -> None
     Locks the measures concerned, so that two writers cannot each remove one of the last two
     links."""
     kept = {item["measure"].pk for item in measure_links if item["stance"] == Stance.SUPPORTS}
-    losing = set(
-        EvidenceMeasure.objects.filter(evidence=evidence, stance=Stance.SUPPORTS)
-        .exclude(measure__in=kept)
-        .values_list("measure_id", flat=True)
+    check_still_supported(evidence=evidence, measures=supported_measures(evidence) - kept)
+
+
+def supported_measures(evidence: Evidence) -> set[int]:
+    """Ids of the measures `evidence` has a "supports" link to."""
+    return set(
+        EvidenceMeasure.objects.filter(evidence=evidence, stance=Stance.SUPPORTS).values_list(
+            "measure_id", flat=True
+        )
     )
+
+
+def check_still_supported(*, evidence: Evidence, measures: set[int]) -> None:
+    """Raise ValidationError (key `measures`) when one of `measures`, losing its "supports"
+    link to `evidence`, is implemented or partially implemented and has no other support (see
+    check_support_kept). A writer that saves links itself (the seed) calls it after writing,
+    in the same transaction, with the measures whose link went."""
+    losing = set(measures)
     if not losing:
         return
     # Lock them all, whatever their state: an update making one implemented on the strength of

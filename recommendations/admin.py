@@ -4,20 +4,21 @@ status history is read-only: a new entry goes through services.record_status_upd
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count
+from django.db.models import Count, Max, TextField
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone, translation
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from config.admin_widgets import SafeAutocomplete, SafeAutocompleteSelectMultiple
 from evidence.models import Evidence, StatusUpdateEvidence
 
-from . import services
-from .choices import Confidence
+from . import attention, services
+from .choices import Confidence, Status
 from .models import (
     IdempotencyKey,
     InnovationMechanism,
@@ -34,7 +35,7 @@ from .models import (
 )
 from .reports.render import FORMATS, LANGUAGES, MEDIA_TYPES
 from .reports.snapshots import LOCALIZED_FORMATS, SNAPSHOT_FILES, STORED_TEXTS, snapshot_filename
-from .selectors import LATEST_FIRST
+from .selectors import LATEST_FIRST, needing_attention
 from .text import localized
 
 DOWNLOAD_LABELS = {"json": "JSON", "csv": "CSV", "markdown": "Markdown", "html": "HTML"}
@@ -61,10 +62,33 @@ class LocalizedTitleMixin:
         return localized(obj, "title")
 
 
+def measure_states(measures) -> str:
+    """Measures as a compact list: code and title linking to the measure, status, progress."""
+    rows = [
+        (
+            reverse("admin:recommendations_measure_change", args=[m.pk]),
+            m.code,
+            localized(m, "title"),
+            m.get_status_display(),
+            "–" if m.progress is None else f"{m.progress}%",
+        )
+        for m in measures
+    ]
+    if not rows:
+        return "–"
+    items = format_html_join("", '<li><a href="{}"><b>{}</b> {}</a> — {}, {}</li>', rows)
+    return format_html('<ul class="compact-list">{}</ul>', items)
+
+
 @admin.register(Pillar)
 class PillarAdmin(LocalizedTitleMixin, admin.ModelAdmin):
     list_display = ("number", "title", "measure_count")
     search_fields = ("title_zh", "title_en", "aim_zh", "aim_en", "context_zh", "context_en")
+    readonly_fields = ("measures_and_states",)
+
+    @admin.display(description=_("measures and where they stand"))
+    def measures_and_states(self, obj):
+        return measure_states(obj.measures.filter(archived=False).order_by("code"))
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(measure_count=Count("measures"))
@@ -107,16 +131,22 @@ class InstitutionAdmin(admin.ModelAdmin):
     search_fields = ("key", "name_zh", "name_en")
 
 
+# Notes and rationales in a link's row: two lines high, as wide as their column.
+COMPACT_TEXT = {TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 20})}}
+
+
 class MeasureInstitutionInline(SafeAutocomplete, admin.TabularInline):
     model = MeasureInstitution
     extra = 0
     autocomplete_fields = ("institution",)
+    formfield_overrides = COMPACT_TEXT
 
 
 class MeasureRiskInline(SafeAutocomplete, admin.TabularInline):
     model = MeasureRisk
     extra = 0
     autocomplete_fields = ("risk",)
+    formfield_overrides = COMPACT_TEXT
 
 
 # A measure's page shows this many history entries; the rest are a link away.
@@ -212,21 +242,47 @@ class MeasureForm(forms.ModelForm):
         return cleaned
 
 
+class AttentionFilter(admin.SimpleListFilter):
+    """Measures that need attention today, by the rules the reports use (attention.py)."""
+
+    title = _("needs attention")
+    parameter_name = "attention"
+
+    def lookups(self, request, model_admin):
+        return [(kind.key, kind.label) for kind in attention.KINDS]
+
+    def queryset(self, request, queryset):
+        if self.value() in {kind.key for kind in attention.KINDS}:
+            return queryset.filter(
+                pk__in=needing_attention(self.value(), timezone.localdate()).values("pk")
+            )
+        return queryset
+
+
 @admin.register(Measure)
 class MeasureAdmin(SafeAutocomplete, LocalizedTitleMixin, admin.ModelAdmin):
     form = MeasureForm
     list_display = (
         "code",
         "title",
-        "pillar",
+        "pillar_number",
         "status",
         "progress",
         "status_effective_date",
-        "priority",
+        "last_recorded",
         "target_date",
-        "archived",
+        "priority",
+        "archived_label",
     )
-    list_filter = ("pillar", "status", "priority", "archived", "risks", "scenarios")
+    list_filter = (
+        AttentionFilter,
+        "pillar",
+        "status",
+        "priority",
+        "archived",
+        "risks",
+        "scenarios",
+    )
     list_select_related = ("pillar",)
     search_fields = ("code", "title_zh", "title_en", "description_zh", "description_en")
     autocomplete_fields = ("scenarios",)
@@ -238,6 +294,7 @@ class MeasureAdmin(SafeAutocomplete, LocalizedTitleMixin, admin.ModelAdmin):
         "created_at",
         "updated_at",
         "full_history",
+        "evidence_on_it",
     )
     inlines = [MeasureInstitutionInline, MeasureRiskInline, StatusHistoryInline]
     actions = ["archive", "restore"]
@@ -272,7 +329,44 @@ class MeasureAdmin(SafeAutocomplete, LocalizedTitleMixin, admin.ModelAdmin):
                 ),
             },
         ),
+        (_("Evidence"), {"fields": ("evidence_on_it",)}),
     )
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request).annotate(last_recorded=Max("status_updates__recorded_at"))
+        )
+
+    @admin.display(description=_("pillar"), ordering="pillar__number")
+    def pillar_number(self, obj):
+        return format_html(
+            '<span title="{}">{}</span>', localized(obj.pillar, "title"), obj.pillar.number
+        )
+
+    @admin.display(description=_("last recorded"), ordering="last_recorded")
+    def last_recorded(self, obj):
+        moment = getattr(obj, "last_recorded", None)
+        return timezone.localtime(moment).strftime("%Y-%m-%d") if moment else "–"
+
+    @admin.display(description=_("archived"), ordering="archived")
+    def archived_label(self, obj):
+        return _("archived") if obj.archived else ""
+
+    @admin.display(description=_("evidence on this measure"))
+    def evidence_on_it(self, obj):
+        links = obj.evidence_links.select_related("evidence").order_by("stance", "evidence_id")
+        rows = [
+            (
+                reverse("admin:evidence_evidence_change", args=[link.evidence_id]),
+                link.get_stance_display(),
+                localized(link.evidence, "claim")[:160],
+            )
+            for link in links
+        ]
+        if not rows:
+            return "–"
+        items = format_html_join("", '<li><a href="{}">{}: {}</a></li>', rows)
+        return format_html('<ul class="compact-list">{}</ul>', items)
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
@@ -375,6 +469,44 @@ class StatusUpdateForm(forms.ModelForm):
     class Meta:
         model = StatusUpdate
         fields = ("measure", "status", "progress", "confidence", "effective_date", "note")
+        help_texts = {
+            "note": _(
+                "History is never edited. To correct a mistaken entry, record a new one with "
+                "the same effective date and say here which entry it corrects: both stay in "
+                "the history, and the later one is in force."
+            ),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "status" not in self.fields:
+            return
+        # Only what a new entry may say, and no judgement made for the analyst.
+        labels = dict(Status.choices)
+        self.fields["status"].choices = [("", "---------")] + [
+            (status, labels[status]) for status in services.RECORDABLE_STATUSES
+        ]
+        self.fields["confidence"].required = True
+        self.fields["confidence"].choices = [("", "---------"), *Confidence.choices]
+        measure = self.current_measure()
+        if measure is not None:
+            self.fields["status"].help_text = _(
+                "Now: %(status)s, progress %(progress)s, since %(day)s."
+            ) % {
+                "status": measure.get_status_display(),
+                "progress": "–" if measure.progress is None else f"{measure.progress}%",
+                "day": measure.status_effective_date.isoformat()
+                if measure.status_effective_date
+                else "–",
+            }
+
+    def current_measure(self) -> Measure | None:
+        """The measure the entry is for, as bound or pre-filled (None when unknown)."""
+        value = self.data.get("measure") if self.is_bound else self.initial.get("measure")
+        value = getattr(value, "pk", value)
+        if value is None or not str(value).isdigit():
+            return None
+        return Measure.objects.filter(pk=value).first()
 
     def _post_clean(self):
         # Model validation is part of the service's check (clean() below); only build the
@@ -403,6 +535,27 @@ class StatusUpdateForm(forms.ModelForm):
         except ValidationError as error:
             add_service_errors(self, error)
         return cleaned
+
+
+# The fields a link to the record form may pre-fill.
+CORRECTION_FIELDS = ("status", "progress", "confidence", "effective_date", "note")
+
+
+def correction_link(update: StatusUpdate) -> str:
+    """The record form, pre-filled with `update`'s values and a note naming it."""
+    note = _("Corrects the entry of %(day)s (#%(id)s): ") % {
+        "day": update.effective_date.isoformat(),
+        "id": update.pk,
+    }
+    params = {
+        "measure": update.measure_id,
+        "status": update.status,
+        "progress": "" if update.progress is None else update.progress,
+        "confidence": update.confidence,
+        "effective_date": update.effective_date.isoformat(),
+        "note": note,
+    }
+    return f"{reverse('admin:recommendations_statusupdate_add')}?{urlencode(params)}"
 
 
 @admin.register(StatusUpdate)
@@ -460,7 +613,13 @@ class StatusUpdateAdmin(SafeAutocomplete, admin.ModelAdmin):
         return self.get_fields(request, obj) if obj else ()
 
     def get_changeform_initial_data(self, request):
-        initial = {"effective_date": timezone.localdate(), "confidence": Confidence.MEDIUM}
+        # "Correct this entry" pre-fills the entry's own values (the form checks them all).
+        initial = {
+            name: value
+            for name, value in super().get_changeform_initial_data(request).items()
+            if name in CORRECTION_FIELDS
+        }
+        initial.setdefault("effective_date", timezone.localdate())
         measure_pk = request.GET.get("measure", "")
         # A hand-edited ?measure= that is not an id prefills nothing (rather than a 500).
         measure = Measure.objects.filter(pk=measure_pk).first() if measure_pk.isdigit() else None
@@ -497,6 +656,14 @@ class StatusUpdateAdmin(SafeAutocomplete, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        update = self.get_object(request, object_id)
+        extra = {}
+        if update is not None and request.user.has_perm("recommendations.add_statusupdate"):
+            if not update.measure.archived and update.status in services.RECORDABLE_STATUSES:
+                extra["correction_link"] = correction_link(update)
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
     def save_model(self, request, obj, form, change):
         update = services.record_status_update(
             measure=obj.measure,
@@ -532,20 +699,11 @@ class StatusUpdateAdmin(SafeAutocomplete, admin.ModelAdmin):
 class ReportSnapshotAdmin(admin.ModelAdmin):
     """Published status reports: listed, viewed and downloaded; never changed."""
 
-    list_display = (
-        "__str__",
-        "since",
-        "until",
-        "version",
-        "generated_at",
-        "generated_by",
-        "short_sha256",
-        "downloads",
-    )
+    list_display = ("__str__", "generated_at", "generated_by", "short_sha256", "downloads")
     list_filter = ("until",)
     list_select_related = ("generated_by",)
     date_hierarchy = "until"
-    fields = (
+    facts = (
         "since",
         "until",
         "version",
@@ -553,9 +711,12 @@ class ReportSnapshotAdmin(admin.ModelAdmin):
         "generated_by",
         "sha256",
         "downloads",
-        "preview",
     )
-    readonly_fields = fields
+    readonly_fields = (*facts, "preview")
+    fieldsets = (
+        (None, {"fields": facts}),
+        (_("report"), {"fields": ("preview",)}),
+    )
 
     def get_queryset(self, request):
         # The stored renderings are large: a page of the list reads none of them, and the
@@ -570,6 +731,11 @@ class ReportSnapshotAdmin(admin.ModelAdmin):
                 download,
                 name="recommendations_reportsnapshot_download",
             ),
+            path(
+                "<int:pk>/page/<str:lang>/",
+                self.admin_site.admin_view(self.page_view),
+                name="recommendations_reportsnapshot_page",
+            ),
             *super().get_urls(),
         ]
 
@@ -582,6 +748,17 @@ class ReportSnapshotAdmin(admin.ModelAdmin):
         response = HttpResponse(snapshot.rendering(fmt, lang), content_type=MEDIA_TYPES[fmt])
         filename = snapshot_filename(snapshot, fmt, lang)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        response["Content-Security-Policy"] = "sandbox"
+        return response
+
+    def page_view(self, request, pk, lang):
+        """The stored HTML page alone, in the browser: sandboxed, as every stored rendering."""
+        snapshot = get_object_or_404(ReportSnapshot, pk=pk)
+        if not self.has_view_permission(request, snapshot):
+            raise PermissionDenied
+        if lang not in LANGUAGES:
+            raise Http404
+        response = HttpResponse(snapshot.rendering("html", lang), content_type=MEDIA_TYPES["html"])
         response["Content-Security-Policy"] = "sandbox"
         return response
 
@@ -604,12 +781,17 @@ class ReportSnapshotAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("report"))
     def preview(self, obj):
-        html = obj.html_zh if translation.get_language().startswith("zh") else obj.html_en
+        lang = "zh" if translation.get_language().startswith("zh") else "en"
+        html = obj.html_zh if lang == "zh" else obj.html_en
+        alone = reverse("admin:recommendations_reportsnapshot_page", args=[obj.pk, lang])
         # sandbox: the stored page runs no script and cannot reach the admin.
         return format_html(
-            '<iframe sandbox srcdoc="{}" style="width:100%;height:80vh;'
-            'border:1px solid #ccc"></iframe>',
+            '<p><a href="{}" target="_blank" rel="noopener">{}</a></p>'
+            '<iframe sandbox srcdoc="{}" title="{}"></iframe>',
+            alone,
+            _("Open the report alone"),
             html,
+            _("report"),
         )
 
     def has_add_permission(self, request):

@@ -32,7 +32,7 @@ STAGE = {
 # Statuses that say the work has stopped; entering one needs a note saying why.
 STOPPED = (Status.STALLED, Status.ABANDONED)
 
-# "In progress or beyond": a risk with no mitigating measure at one of these is uncovered.
+# "In progress or beyond": the measures the reports count as under way.
 ACTIVE = (Status.IN_PROGRESS, Status.PARTIALLY_IMPLEMENTED, Status.IMPLEMENTED)
 
 

@@ -9,10 +9,14 @@ permissions reach them without a manual step.
 """
 
 from django.apps import apps
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.db.models import Exists
 
 VIEWER = "viewer"
 ANALYST = "analyst"
+# A user reads the API, as the admin, only with one of these roles (or as a superuser).
+ROLES = (VIEWER, ANALYST)
 
 TRACKED_APPS = ("recommendations", "evidence")
 
@@ -65,3 +69,19 @@ def ensure_groups_after_migrate(sender, app_config=None, **kwargs) -> None:
     if app_config is not None and app_config.label == TRACKED_APPS[-1]:
         if apps.is_installed("django.contrib.auth"):
             ensure_groups()
+
+
+def has_role(user_id) -> Exists:
+    """An expression: whether the user `user_id` (an OuterRef, or an id) is a viewer or an
+    analyst. Token authentication folds it into its own query."""
+    memberships = get_user_model().groups.through.objects
+    return Exists(memberships.filter(user_id=user_id, group__name__in=ROLES))
+
+
+def user_has_role(user) -> bool:
+    """Whether `user` may read: a superuser, or a viewer or an analyst. At most one query."""
+    if not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return user.groups.filter(name__in=ROLES).exists()

@@ -7,6 +7,7 @@ from django.db.models import Avg, Count, OuterRef, Prefetch, Q, QuerySet, Subque
 
 from evidence.models import StatusUpdateEvidence
 
+from . import attention
 from .choices import Status
 from .models import Measure, MeasureInstitution, MeasureRisk, Pillar, Risk, StatusUpdate
 
@@ -93,3 +94,33 @@ def risks_with_measures() -> QuerySet[Risk]:
             MeasureRisk.objects.select_related("measure").order_by("measure__code"),
         ),
     ).order_by("order", "key")
+
+
+def live_measures_with_state() -> QuerySet[Measure]:
+    """Measures not archived, with their stored current state and pillar, in code order:
+    what the home page and the attention filters read, in one query."""
+    return (
+        Measure.objects.filter(archived=False)
+        .select_related("pillar")
+        .only(
+            "code",
+            "title_zh",
+            "title_en",
+            "pillar__number",
+            "pillar__title_zh",
+            "pillar__title_en",
+            "status",
+            "progress",
+            "status_effective_date",
+            "review_every_days",
+            "target_date",
+        )
+        .order_by("code")
+    )
+
+
+def needing_attention(kind: str, day: date) -> QuerySet[Measure]:
+    """Measures that need attention of `kind` (recommendations.attention.KINDS) on `day`,
+    by the same rules the reports use; two queries whatever the number of measures."""
+    ids = [m.pk for m in live_measures_with_state() if kind in attention.kinds_of(m, day)]
+    return Measure.objects.filter(pk__in=ids)

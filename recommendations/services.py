@@ -20,6 +20,10 @@ from .models import Measure, StatusUpdate
 from .selectors import LATEST_FIRST
 
 # Fields of a measure that people edit; its state fields are derived from history.
+# What a new entry may say: every status but "not assessed", which only a measure's first entry
+# says. The record form offers these, and check_update_allowed refuses any other.
+RECORDABLE_STATUSES = tuple(status for status in Status.values if status != Status.NOT_ASSESSED)
+
 EDITABLE_MEASURE_FIELDS = (
     "title_zh",
     "title_en",
@@ -126,7 +130,7 @@ def check_update_allowed(
             _("Measure %(code)s is archived; restore it before recording an update.")
             % {"code": measure.code},
         )
-    if status == Status.NOT_ASSESSED:
+    if status not in RECORDABLE_STATUSES:
         fail(
             "status",
             _(

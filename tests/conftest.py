@@ -10,7 +10,7 @@ from django.utils import translation
 from rest_framework.test import APIClient
 
 from recommendations.integrity import history_maintenance
-from recommendations.roles import ANALYST, VIEWER
+from recommendations.roles import ANALYST, VIEWER, user_has_role
 
 # Every response under /api/v1/ is checked against the OpenAPI schema (tests/openapi_validation.py).
 from tests.openapi_validation import (  # noqa: F401 (fixtures)
@@ -85,6 +85,12 @@ def viewer(django_user_model):
 
 
 @pytest.fixture
+def no_role_user(django_user_model):
+    """Staff, signed in, in no group: the admin shows them nothing, and the API refuses them."""
+    return make_user(django_user_model, "nora")
+
+
+@pytest.fixture
 def analyst_client(client, analyst):
     client.force_login(analyst)
     return client
@@ -101,16 +107,23 @@ def api():
     return APIClient()
 
 
+def authenticated_as(api, user):
+    """`api` signed in as `user` as token authentication signs users in: with whether the user
+    has a role already known (a token's one query tells it), so that the queries a test counts
+    are the view's own (tests/tokens/test_authentication.py counts authentication's)."""
+    user.has_role = user_has_role(user)
+    api.force_authenticate(user)
+    return api
+
+
 @pytest.fixture
 def analyst_api(api, analyst):
-    api.force_authenticate(analyst)
-    return api
+    return authenticated_as(api, analyst)
 
 
 @pytest.fixture
 def viewer_api(api, viewer):
-    api.force_authenticate(viewer)
-    return api
+    return authenticated_as(api, viewer)
 
 
 def api_token(user) -> str:

@@ -7,7 +7,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
 
 from evidence.models import Evidence, StatusUpdateEvidence
 from recommendations import services
@@ -17,6 +17,8 @@ from recommendations.models import Measure, ReportSnapshot, StatusUpdate
 from recommendations.reports.snapshots import save_report
 from recommendations.reports.status import build_status_report
 from tests.conftest import TODAY, app_models, stored_state
+from tokens.models import ApiToken
+from tokens.services import create_token
 
 # Groups, permissions and content types are rebuilt by migrate, with ids of their own: users
 # name their groups by natural key (--natural-foreign); the rest is data. YAML keeps
@@ -24,13 +26,13 @@ from tests.conftest import TODAY, app_models, stored_state
 # updates recorded in the same millisecond) and text as it was (Django's XML loader strips
 # every field's leading and trailing whitespace: a report's Markdown would lose its last
 # newline).
-BACKED_UP = ["recommendations", "evidence", "auth.user", "authtoken"]
+BACKED_UP = ["recommendations", "evidence", "auth.user", "tokens"]
 
 
 def everything() -> dict:
     """Every row of every table backed up, and the groups each user is in (by name)."""
     return {
-        **stored_state([*app_models("recommendations", "evidence"), User, Token]),
+        **stored_state([*app_models("recommendations", "evidence"), User, ApiToken]),
         "groups": list(
             User.objects.order_by("username", "groups__name").values_list(
                 "username", "groups__name"
@@ -74,6 +76,7 @@ def test_a_dump_restored_into_an_empty_database_gives_identical_history(analyst,
         today=TODAY,
     )
     save_report(report=build_status_report(since=date(2025, 12, 31), until=date(2026, 3, 31)))
+    create_token(user=analyst, name="ci", now=timezone.now())
     assert StatusUpdateEvidence.objects.exists() and ReportSnapshot.objects.exists()
     before = everything()
 

@@ -7,12 +7,13 @@ from io import StringIO
 import pytest
 import yaml
 from django.core.management import call_command
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 from openapi_schema_validator import OAS30ReadValidator, OAS30WriteValidator, oas30_format_checker
 from openapi_spec_validator import validate
 
 from recommendations.choices import Status
+from tests.conftest import api_token
 from tests.factories import MeasureFactory, SourceFactory
 from tests.recommendations.test_reports import SINCE, UNTIL, history  # noqa: F401 (a fixture)
 
@@ -41,7 +42,7 @@ def test_the_schema_validates_without_warnings(schema):
 def test_every_operation_requires_authentication_and_documents_its_errors(schema):
     for path, method, operation in operations(schema):
         assert {"tokenAuth": []} in operation["security"], (method, path)
-        assert "401" in operation["responses"], (method, path)
+        assert {"401", "403"} <= set(operation["responses"]), (method, path)
         if method in ("post", "put", "patch"):
             assert {"400", "403", "412", "422"} <= set(operation["responses"]), (method, path)
 
@@ -101,19 +102,45 @@ def test_the_measure_list_documents_its_filters(schema):
     } <= names
 
 
-def test_the_schema_and_docs_are_served(client):
-    schema = client.get(reverse("schema"))
-    docs = client.get(reverse("swagger-ui"))
+def test_the_schema_and_docs_are_served(viewer_client):
+    schema = viewer_client.get(reverse("schema"))
+    docs = viewer_client.get(reverse("swagger-ui"))
 
     assert schema.status_code == 200
     assert docs.status_code == 200
 
 
-def test_the_docs_load_their_assets_locally(client):
-    html = client.get(reverse("swagger-ui")).content.decode()
+def test_the_docs_load_their_assets_locally(viewer_client):
+    html = viewer_client.get(reverse("swagger-ui")).content.decode()
 
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html
     assert "cdn." not in html and "unpkg" not in html
+
+
+@pytest.mark.parametrize("name", ["schema", "swagger-ui"])
+def test_the_schema_and_docs_are_read_as_the_api_is(client, no_role_user, name):
+    anonymous = client.get(reverse(name))
+    client.force_login(no_role_user)
+    no_role = client.get(reverse(name))
+
+    assert (anonymous.status_code, no_role.status_code) == (401, 403)
+
+
+def test_a_token_reads_the_schema(api, viewer):
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token(viewer)}")
+
+    response = api.get(reverse("schema"), {"format": "json"})
+
+    assert response.status_code == 200 and response.json()["openapi"].startswith("3.")
+
+
+@pytest.mark.parametrize("name", ["schema", "swagger-ui"])
+def test_a_setting_opens_the_schema_and_docs_to_anyone(client, settings, name):
+    settings.API_SCHEMA_PUBLIC = True
+
+    response = client.get(reverse(name))
+
+    assert response.status_code == 200
 
 
 # What the schema promises integrators, each checked against what the API does.
@@ -147,7 +174,8 @@ def parameters(operation) -> dict:
 
 @pytest.fixture(scope="module")
 def served(django_db_blocker):
-    with django_db_blocker.unblock():
+    # What the schema says, not who may read it (tested above): opened by the setting.
+    with django_db_blocker.unblock(), override_settings(API_SCHEMA_PUBLIC=True):
         return Client().get(reverse("schema"), {"format": "json"}).json()
 
 

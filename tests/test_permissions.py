@@ -1,10 +1,10 @@
 """Who may do what: every API route × method × role, and the admin's doors for each role.
 
 The API table lists, per route, the writes it serves; everything else follows the README's
-rules: no credentials is a 401 whatever the method (authentication comes first), a method the
-route does not serve is a 405 for anyone signed in, reading is a 200 for any role, and a write
-is a 403 for a viewer and a success for an analyst or a superuser. A refused request writes
-nothing.
+rules: no credentials is a 401 whatever the method (authentication comes first), a signed-in
+user with no role a 403 whatever the method (as in the admin), a method the route does not
+serve is a 405 for anyone with a role, reading is a 200 for any role, and a write is a 403 for a
+viewer and a success for an analyst or a superuser. A refused request writes nothing.
 """
 
 from dataclasses import dataclass, field
@@ -35,7 +35,7 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 API_PREFIX = "api/v1/"
-ROLES = ("anonymous", "viewer", "analyst", "superuser")
+ROLES = ("anonymous", "no role", "viewer", "analyst", "superuser")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -84,6 +84,8 @@ ROUTES = {
 def expected_status(route: Route, method: str, role: str) -> int:
     if role == "anonymous":
         return 401
+    if role == "no role":
+        return 403
     if method == "GET":
         return 200
     if method not in route.writes:
@@ -206,18 +208,23 @@ def valid_body(name: str, method: str, world: World) -> dict:
 
 
 # The fixture that makes each signed-in role's user.
-USER_FIXTURES = {"viewer": "viewer", "analyst": "analyst", "superuser": "admin_user"}
+USER_FIXTURES = {
+    "no role": "no_role_user",
+    "viewer": "viewer",
+    "analyst": "analyst",
+    "superuser": "admin_user",
+}
 
 
 @pytest.fixture
 def api_as(request):
-    """An APIClient signed in as a role: the analyst with a real token, through the real
-    authenticator; the others forced."""
+    """An APIClient signed in as a role: the analyst and the user with no role with a real
+    token, through the real authenticator; the others forced."""
 
     def sign_in(role: str) -> APIClient:
         api = APIClient()
-        if role == "analyst":
-            token = api_token(request.getfixturevalue("analyst"))
+        if role in ("analyst", "no role"):
+            token = api_token(request.getfixturevalue(USER_FIXTURES[role]))
             api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
         elif role != "anonymous":
             api.force_authenticate(request.getfixturevalue(USER_FIXTURES[role]))
@@ -307,10 +314,10 @@ def post_a_measure_change(browser: Client, measure: Measure):
 
 
 ADMIN_DOORS = {
-    # door: status for (anonymous, viewer, analyst, superuser)
-    open_the_measure_changelist: (302, 200, 200, 200),
-    open_the_status_update_add_page: (302, 403, 200, 200),
-    post_a_measure_change: (302, 403, 302, 302),
+    # door: status for (anonymous, no role, viewer, analyst, superuser)
+    open_the_measure_changelist: (302, 403, 200, 200, 200),
+    open_the_status_update_add_page: (302, 403, 403, 200, 200),
+    post_a_measure_change: (302, 403, 403, 302, 302),
 }
 
 

@@ -1,4 +1,5 @@
-"""The shape of a status report's JSON (schema_version 1), for the OpenAPI schema: one
+"""The shape of a status report's JSON (schema_version 2; published version-1 reports lack
+only what is marked "since schema_version 2"), for the OpenAPI schema: one
 serializer per dataclass of reports/status.py, the fields in the same order. They describe
 render_json's output and are never used to write it; a test validates real reports against
 the schema they give."""
@@ -23,6 +24,11 @@ class StateSummarySerializer(serializers.Serializer):
     by_status = StatusCountsSerializer(help_text="Measures at each status.")
     mean_progress = serializers.FloatField(
         allow_null=True, help_text="Over assessed measures; null if none."
+    )
+    assessed = serializers.IntegerField(
+        required=False,
+        help_text="Measures with a progress value: those `mean_progress` is over (in `change`, "
+        "until minus since). Since schema_version 2.",
     )
 
 
@@ -122,9 +128,14 @@ class ReportRiskSerializer(serializers.Serializer):
     title_en = serializers.CharField()
     measures = ReportRiskMeasureSerializer(many=True)
     coverage = serializers.FloatField(
-        allow_null=True, help_text="Share implemented or partially implemented."
+        allow_null=True,
+        help_text="Share of the risk's mitigating measures that cover it: partially "
+        "implemented or implemented. Null when no measure mitigates it.",
     )
-    uncovered = serializers.BooleanField(help_text="No mitigating measure in progress or beyond.")
+    uncovered = serializers.BooleanField(
+        help_text="No mitigating measure covers the risk (coverage 0 or null). In "
+        "schema_version 1: no mitigating measure in progress or beyond."
+    )
 
 
 class ReportAddedEvidenceSerializer(serializers.Serializer):
@@ -152,10 +163,12 @@ class ReportProgressPointSerializer(serializers.Serializer):
 
 
 class StatusReportSerializer(serializers.Serializer):
-    """A status report as published (schema_version 1): the same report always renders to
-    the same bytes."""
+    """A status report as published: the same report always renders to the same bytes.
+    schema_version 2 (current) adds `assessed` to every summary, gives the progress series
+    every month end, and flags a risk uncovered exactly when no measure covers it; published
+    snapshots keep the version they were written in."""
 
-    schema_version = serializers.ChoiceField(choices=[(1, "1")])
+    schema_version = serializers.ChoiceField(choices=[(1, "1"), (2, "2")])
     report = serializers.ChoiceField(choices=[("status", "status")])
     period = ReportPeriodSerializer()
     history_recorded_through = serializers.DateTimeField(

@@ -100,25 +100,44 @@ class PreviewSerializer(FileSerializer):
         return attrs
 
 
-def check_preview_size(since, until) -> None:
-    """Refuse, with a 400, a preview of a period holding more status updates than a web
-    request can list in time (REPORT_PREVIEW_MAX_UPDATES): the command has no such limit."""
-    limit = settings.REPORT_PREVIEW_MAX_UPDATES
+# What listing one status update costs a preview in each format, against JSON's: rendering
+# HTML takes about five times as long per update, Markdown about twice (bench/README.md).
+PREVIEW_COST = {"json": 1, "csv": 1, "markdown": 2, "html": 5}
+
+
+def too_large(what: str, limit: int) -> serializers.ValidationError:
+    return serializers.ValidationError(
+        {
+            "until": [
+                _(
+                    "The preview would hold more than %(limit)s %(what)s, more than a web "
+                    "request computes. Choose a shorter period or the JSON or CSV format, or run "
+                    "`manage.py status_report` (it has no such limit) and publish it with "
+                    "--save."
+                )
+                % {"limit": limit, "what": what}
+            ]
+        }
+    )
+
+
+def check_preview_size(since, until, fmt: str) -> None:
+    """Refuse, with a 400, a preview that would cost a web request more than
+    REPORT_PREVIEW_MAX_UPDATES updates' worth of work in `fmt`, before any of it is done: the
+    count stops at the limit, so this costs one bounded query. The command has no limit."""
+    limit = settings.REPORT_PREVIEW_MAX_UPDATES // PREVIEW_COST[fmt]
     held = StatusUpdate.objects.filter(effective_date__gt=since, effective_date__lte=until)
     if held[limit : limit + 1].exists():
-        raise serializers.ValidationError(
-            {
-                "until": [
-                    _(
-                        "The period holds more than %(limit)s status updates, more than a "
-                        "preview computes within a request. Choose a shorter period, or run "
-                        "`manage.py status_report` (it has no such limit) and publish it with "
-                        "--save."
-                    )
-                    % {"limit": limit}
-                ]
-            }
-        )
+        raise too_large(_("status updates"), limit)
+
+
+def check_preview_bytes(text: str) -> bytes:
+    """The preview's body, or a 400 when it exceeds REPORT_PREVIEW_MAX_BYTES: no response of
+    a preview is larger, whatever the period's updates hold."""
+    body = text.encode()
+    if len(body) > settings.REPORT_PREVIEW_MAX_BYTES:
+        raise too_large(_("bytes"), settings.REPORT_PREVIEW_MAX_BYTES)
+    return body
 
 
 FILE_PARAMS = [
@@ -147,7 +166,7 @@ FILE_RESPONSES = {
 }
 
 
-def file_response(text: str, fmt: str, filename: str) -> HttpResponse:
+def file_response(text: str | bytes, fmt: str, filename: str) -> HttpResponse:
     response = HttpResponse(text, content_type=MEDIA_TYPES[fmt])
     response["Content-Disposition"] = f'inline; filename="{filename}"'
     # A stored rendering runs no script and reaches nothing on this origin, even if opened.
@@ -228,8 +247,9 @@ class ReportSnapshotViewSet(ReadOnlyViewSet):
         params = PreviewSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         data = params.validated_data
-        check_preview_size(data["since"], data["until"])
-        report = build_status_report(since=data["since"], until=data["until"])
         fmt = data["file"]
+        check_preview_size(data["since"], data["until"], fmt)
+        report = build_status_report(since=data["since"], until=data["until"])
         name = f"status-report_{data['since']}_{data['until']}_preview.{EXTENSIONS[fmt]}"
-        return file_response(render(report, fmt, data["lang"]), fmt, name)
+        body = check_preview_bytes(render(report, fmt, data["lang"]))
+        return file_response(body, fmt, name)

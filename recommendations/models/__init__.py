@@ -3,6 +3,7 @@ from .history import StatusUpdate
 from .idempotency import IdempotencyKey
 from .measures import Measure, MeasureInstitution, MeasureRisk
 from .reports import ReportSnapshot
+from .seed import SeedValue
 
 __all__ = [
     "IdempotencyKey",
@@ -16,5 +17,6 @@ __all__ = [
     "Risk",
     "RiskMechanism",
     "Scenario",
+    "SeedValue",
     "StatusUpdate",
 ]

@@ -63,18 +63,7 @@ def status_bars(report: StatusReport, lang: str) -> SafeString:
                 f'<text x="{date_width - 8}" y="{y + 11}" {FONT} text-anchor="end" '
                 f'fill="#555">{day.isoformat()}</text>'
             )
-            x = date_width
-            for status in Status.values:
-                count = summary.by_status[status]
-                if not count:
-                    continue
-                share = bar_width * count / summary.measures
-                parts.append(
-                    f'<rect x="{x:.1f}" y="{y}" width="{share:.1f}" height="{row - 2}" '
-                    f'fill="{COLOURS[status]}"><title>{escape(Status(status).label)}: {count}'
-                    "</title></rect>"
-                )
-                x += share
+            parts.append(bar_rects(summary.by_status, date_width, y, bar_width, row - 2))
             parts.append(
                 f'<text x="{date_width + bar_width + 6}" y="{y + 11}" {FONT} '
                 f'fill="#555">{summary.measures}</text>'
@@ -86,28 +75,111 @@ def status_bars(report: StatusReport, lang: str) -> SafeString:
     return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
 
 
+def text_width(text: str) -> float:
+    """About how wide `text` is at the charts' 11px font: CJK characters are square."""
+    return sum(11 if ord(char) > 0x2E80 else 6.5 for char in text)
+
+
+def bar_rects(by_status: dict[str, int], x: float, y: float, width: float, height: float) -> str:
+    """One stacked bar of measures by status, in ladder order, each part titled with its
+    status and count (shown on hover)."""
+    total = sum(by_status.values())
+    parts = []
+    for status in Status.values:
+        count = by_status.get(status, 0)
+        if not count:
+            continue
+        share = width * count / total
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y}" width="{share:.1f}" height="{height}" '
+            f'fill="{COLOURS[status]}"><title>{escape(Status(status).label)}: {count}'
+            "</title></rect>"
+        )
+        x += share
+    return "".join(parts)
+
+
+def status_bar(by_status: dict[str, int], label: str) -> SafeString:
+    """A standalone stacked bar that stretches to its container's width."""
+    return mark_safe(  # noqa: S308 - every text is escaped
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 400 14" preserveAspectRatio="none" '
+        f'role="img" aria-label="{escape(label)}" class="status-bar">'
+        f"{bar_rects(by_status, 0, 0, 400, 14)}</svg>"
+    )
+
+
 def _legend(width: int) -> tuple[str, int]:
     """The status colours, wrapped to `width`; returns the SVG and its height."""
     parts, x, y = [], 0, 12
     for status in Status.values:
         text = str(Status(status).label)
-        item_width = 24 + 7 * len(text) + (7 * len(text) if not text.isascii() else 0)
+        item_width = 24 + text_width(text)
         if x + item_width > width:
             x, y = 0, y + 16
         parts.append(
-            f'<rect x="{x}" y="{y - 9}" width="10" height="10" '
-            f'fill="{COLOURS[status]}"/><text x="{x + 14}" y="{y}" {FONT}>'
+            f'<rect x="{x:.0f}" y="{y - 9}" width="10" height="10" '
+            f'fill="{COLOURS[status]}"/><text x="{x + 14:.0f}" y="{y}" {FONT}>'
             f"{escape(text)}</text>"
         )
         x += item_width
     return "".join(parts), y + 6
 
 
+def _line_legend(series: list, width: int, top: int) -> tuple[str, int]:
+    """One entry per line, wrapped into rows no wider than `width` (nothing clipped);
+    returns the SVG and the height it takes below `top`."""
+    parts, x, y = [], 0, top + 12
+    for name, colour, stroke, _values in series:
+        item_width = 30 + text_width(name)
+        if x and x + item_width > width:
+            x, y = 0, y + 18
+        parts.append(
+            f'<line x1="{x:.0f}" x2="{x + 18:.0f}" y1="{y - 4}" y2="{y - 4}" stroke="{colour}" '
+            f'stroke-width="{stroke + 1}"/><text x="{x + 22:.0f}" y="{y}" {FONT}>'
+            f"{escape(name)}</text>"
+        )
+        x += item_width + 12
+    return "".join(parts), y + 8 - top
+
+
+# The least room between two date labels on the time axis, in SVG units.
+LABEL_GAP = 72
+
+
+def thinned_labels(xs: list[float]) -> list[int]:
+    """Indexes of the points whose date is written: the first and the last always, and between
+    them each point at least LABEL_GAP from the previous label and from the last, so no two
+    labels overlap however many points there are."""
+    if not xs:
+        return []
+    chosen = [0]
+    for index in range(1, len(xs) - 1):
+        if xs[index] - xs[chosen[-1]] >= LABEL_GAP and xs[-1] - xs[index] >= LABEL_GAP:
+            chosen.append(index)
+    if len(xs) > 1:
+        chosen.append(len(xs) - 1)
+    return chosen
+
+
 def progress_lines(report: StatusReport, lang: str) -> SafeString:
-    """Mean progress over the period: overall (thick) and per pillar."""
+    """Mean progress over the period, overall (thick) and per pillar, on a time axis: points
+    stand where their dates fall (every month end and the period's ends), the dates written
+    as often as they fit; the legend below, wrapped."""
     points = report.progress_over_time
-    width, height, left, top, plot_w, plot_h = 700, 300, 40, 10, 460, 240
+    width, left, top, plot_w, plot_h = 700, 40, 10, 640, 220
     label = escape(_("Mean progress over the period"))
+    series = [(_("All measures"), "#222", 3, [p.overall for p in points])]
+    for index, pillar in enumerate(report.pillars):
+        series.append(
+            (
+                f"{pillar.number}. {_clip(_title(pillar, lang), 40)}",
+                LINE_COLOURS[index % len(LINE_COLOURS)],
+                1.5,
+                [p.pillars.get(str(pillar.number)) for p in points],
+            )
+        )
+    legend, legend_height = _line_legend(series, width, top + plot_h + 30)
+    height = top + plot_h + 30 + legend_height
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{label}" class="chart">'
@@ -119,29 +191,24 @@ def progress_lines(report: StatusReport, lang: str) -> SafeString:
             f'stroke="#e0e0e0"/><text x="{left - 6}" y="{y + 4:.1f}" {FONT} '
             f'text-anchor="end" fill="#555">{value}%</text>'
         )
-
-    def x_of(index: int) -> float:
-        return left + (plot_w * index / (len(points) - 1) if len(points) > 1 else plot_w / 2)
-
-    for index, point in enumerate(points):
+    first = points[0].date if points else report.since
+    span = max((points[-1].date - first).days, 1) if points else 1
+    # Labels are centred on their point, so the outermost stay inside the plot.
+    inner_left, inner_w = left + 32, plot_w - 64
+    xs = [
+        inner_left + (inner_w * (p.date - first).days / span if len(points) > 1 else inner_w / 2)
+        for p in points
+    ]
+    for index in thinned_labels(xs):
         parts.append(
-            f'<text x="{x_of(index):.1f}" y="{top + plot_h + 16}" {FONT} '
-            f'text-anchor="middle" fill="#555">{point.date.strftime("%Y-%m-%d")}</text>'
+            f'<line x1="{xs[index]:.1f}" x2="{xs[index]:.1f}" y1="{top + plot_h}" '
+            f'y2="{top + plot_h + 4}" stroke="#999"/>'
+            f'<text x="{xs[index]:.1f}" y="{top + plot_h + 16}" {FONT} '
+            f'text-anchor="middle" fill="#555">{points[index].date.isoformat()}</text>'
         )
-    series = [(_("All measures"), "#222", 3, [p.overall for p in points])]
-    for index, pillar in enumerate(report.pillars):
-        values = [p.pillars.get(str(pillar.number)) for p in points]
-        series.append(
-            (
-                f"{pillar.number}. {_clip(_title(pillar, lang), 22)}",
-                LINE_COLOURS[index % len(LINE_COLOURS)],
-                1.5,
-                values,
-            )
-        )
-    for rank, (name, colour, stroke, values) in enumerate(series):
+    for name, colour, stroke, values in series:
         coords = [
-            (x_of(i), top + plot_h * (1 - v / 100)) for i, v in enumerate(values) if v is not None
+            (xs[i], top + plot_h * (1 - v / 100)) for i, v in enumerate(values) if v is not None
         ]
         if coords:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
@@ -152,11 +219,6 @@ def progress_lines(report: StatusReport, lang: str) -> SafeString:
             parts.extend(
                 f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}"/>' for x, y in coords
             )
-        legend_y = top + 14 + rank * 16
-        parts.append(
-            f'<line x1="{left + plot_w + 20}" x2="{left + plot_w + 38}" y1="{legend_y - 4}"'
-            f' y2="{legend_y - 4}" stroke="{colour}" stroke-width="{stroke + 1}"/>'
-            f'<text x="{left + plot_w + 42}" y="{legend_y}" {FONT}>{escape(name)}</text>'
-        )
+    parts.append(legend)
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped

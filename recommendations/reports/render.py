@@ -13,7 +13,7 @@ from django.utils.translation import ngettext
 
 from evidence.choices import SourceKind
 
-from ..choices import Status
+from ..choices import ACTIVE, Status
 from . import charts
 from .status import SCHEMA_VERSION, StatusReport
 
@@ -143,6 +143,30 @@ def signed(value) -> str:
     return "–" if value is None else f"{value:+g}"
 
 
+def mean_over(summary) -> str:
+    """A summary's mean progress and what it is over: "30% over 1 of 15 assessed"."""
+    if not summary.assessed:
+        return _("– (none of %(measures)s assessed)") % {"measures": summary.measures}
+    return _("%(mean)s over %(assessed)s of %(measures)s assessed") % {
+        "mean": percent(summary.mean_progress),
+        "assessed": summary.assessed,
+        "measures": summary.measures,
+    }
+
+
+# How the report decides coverage, stated where coverage is shown.
+def coverage_rule() -> str:
+    return _(
+        "A mitigating measure covers its risk once it is partially implemented or implemented. "
+        "Coverage is the share of a risk's mitigating measures that cover it; a risk that none "
+        "covers is flagged uncovered."
+    )
+
+
+def uncovered_flag() -> str:
+    return _("uncovered: no mitigating measure is partially implemented or implemented yet")
+
+
 def render_markdown(report: StatusReport, lang: str = "en") -> str:
     with translation.override("zh-hans" if lang == "zh" else "en"):
         return "\n".join(_markdown(report, lang)) + "\n"
@@ -175,8 +199,8 @@ def _markdown(report: StatusReport, lang: str):
             f"{o.change.by_status[status]:+d} |"
         )
     yield (
-        f"| {mean} | {percent(o.since.mean_progress)} | "
-        f"{percent(o.until.mean_progress)} | {signed(o.change.mean_progress)} |"
+        f"| {mean} | {mean_over(o.since)} | "
+        f"{mean_over(o.until)} | {signed(o.change.mean_progress)} |"
     )
     yield ""
     yield "## " + _("Pillars")
@@ -184,12 +208,10 @@ def _markdown(report: StatusReport, lang: str):
     yield f"| {pillar} | {measures} | {implemented} | {active} | {mean} | {change} |"
     yield "| --- | ---: | ---: | ---: | ---: | ---: |"
     for p in report.pillars:
-        going = sum(
-            p.until.by_status[s] for s in ("in_progress", "partially_implemented", "implemented")
-        )
+        going = sum(p.until.by_status[s] for s in ACTIVE)
         yield (
             f"| {p.number}. {title(p, lang)} | {p.until.measures} | "
-            f"{p.until.by_status['implemented']} | {going} | {percent(p.until.mean_progress)}"
+            f"{p.until.by_status['implemented']} | {going} | {mean_over(p.until)}"
             f" | {signed(p.change.mean_progress)} |"
         )
     yield ""
@@ -251,13 +273,19 @@ def _markdown(report: StatusReport, lang: str):
             report.reassessment_due,
             lambda r: (
                 f"**{md(r.measure)}** {title(r, lang)} — "
-                + (_("never assessed") + ", " if r.never_assessed else "")
-                + _("last update %(day)s, %(days)s days ago (review every %(every)s days)")
+                + (
+                    _("never assessed since %(day)s: %(days)s days as of %(until)s")
+                    if r.never_assessed
+                    else _("%(status)s since the update of %(day)s: %(days)s days as of %(until)s")
+                )
                 % {
+                    "status": label(r.status),
                     "day": r.last_update.isoformat(),
                     "days": r.days_since_update,
-                    "every": r.review_every_days,
+                    "until": report.until.isoformat(),
                 }
+                + " "
+                + _("(review every %(every)s days)") % {"every": r.review_every_days}
             ),
         ),
         (
@@ -265,10 +293,14 @@ def _markdown(report: StatusReport, lang: str):
             report.overdue,
             lambda d: (
                 f"**{md(d.measure)}** {title(d, lang)} — "
-                + _("target %(day)s, %(days)s days overdue, %(status)s at %(progress)s")
+                + _(
+                    "target %(day)s, %(days)s days overdue as of %(until)s, %(status)s at "
+                    "%(progress)s"
+                )
                 % {
                     "day": d.target_date.isoformat(),
                     "days": d.days_overdue,
+                    "until": report.until.isoformat(),
                     "status": label(d.status),
                     "progress": percent(d.progress),
                 }
@@ -282,12 +314,10 @@ def _markdown(report: StatusReport, lang: str):
         yield ""
     yield "## " + _("Risk coverage")
     yield ""
+    yield coverage_rule()
+    yield ""
     for r in report.risks:
-        flag = (
-            " ⚠ " + _("uncovered: no mitigating measure is in progress or beyond")
-            if r.uncovered
-            else ""
-        )
+        flag = " ⚠ " + uncovered_flag() if r.uncovered else ""
         coverage = "–" if r.coverage is None else f"{r.coverage:.0%}"
         yield f"### {title(r, lang)} — {coverage_word} {coverage}{flag}"
         yield ""
@@ -325,6 +355,10 @@ def render_html(report: StatusReport, lang: str = "en") -> str:
                 "statuses": [(s, label(s), charts.COLOURS[s]) for s in Status.values],
                 "status_chart": charts.status_bars(report, lang),
                 "progress_chart": charts.progress_lines(report, lang),
+                "mean_since": mean_over(report.overview.since),
+                "mean_until": mean_over(report.overview.until),
+                "coverage_rule": coverage_rule(),
+                "uncovered_flag": uncovered_flag(),
                 "evidence_by_kind": [
                     (kind_label(kind), count)
                     for kind, count in report.evidence_added.by_source_kind.items()
@@ -333,10 +367,8 @@ def render_html(report: StatusReport, lang: str = "en") -> str:
                     {
                         "pillar": p,
                         "title": p.title_zh if lang == "zh" else p.title_en,
-                        "active": sum(
-                            p.until.by_status[s]
-                            for s in ("in_progress", "partially_implemented", "implemented")
-                        ),
+                        "active": sum(p.until.by_status[s] for s in ACTIVE),
+                        "mean": mean_over(p.until),
                     }
                     for p in report.pillars
                 ],

@@ -20,14 +20,18 @@ from django.utils.translation import gettext as _
 
 from evidence.models import Evidence
 
-from ..choices import ACTIVE, STAGE, STOPPED, Status
+from .. import attention
+from ..choices import STAGE, Status
 from ..models import Pillar, Risk
 from . import gather
 
-SCHEMA_VERSION = 1
+# 2: a summary says how many measures its mean progress is over (`assessed`), the progress
+# series has every month end, and a risk is uncovered exactly when its coverage is 0.
+SCHEMA_VERSION = 2
 PERIODS = ("month", "quarter", "year")
-# At most this many dates in the progress-over-time series (one query each).
-MAX_SERIES_POINTS = 13
+# At most this many dates in the progress-over-time series: every month end of twenty years.
+# The series is replayed in memory, so a point costs no query.
+MAX_SERIES_POINTS = 241
 
 
 @dataclass(slots=True)
@@ -37,6 +41,7 @@ class StateSummary:
     measures: int
     by_status: dict[str, int]
     mean_progress: float | None
+    assessed: int  # measures with a progress value: those mean_progress is over
 
 
 @dataclass(slots=True)
@@ -143,8 +148,11 @@ class RiskCoverage:
     title_zh: str
     title_en: str
     measures: list[RiskMeasure]
-    coverage: float | None  # share implemented or partially implemented
-    uncovered: bool  # no mitigating measure in progress or beyond
+    # One rule: a mitigating measure covers its risk once it is partially implemented or
+    # implemented. Coverage is the share of the risk's measures that cover it; a risk none
+    # covers (coverage 0, or no measure at all) is uncovered.
+    coverage: float | None
+    uncovered: bool
 
 
 @dataclass(slots=True)
@@ -206,7 +214,8 @@ def month_end(year: int, month: int) -> date:
 
 
 def series_dates(since: date, until: date) -> list[date]:
-    """`since`, the month ends between, and `until`: thinned evenly to MAX_SERIES_POINTS."""
+    """`since`, every month end between, and `until`; a period longer than twenty years is
+    thinned evenly to MAX_SERIES_POINTS."""
     days = [since]
     year, month = since.year, since.month
     while True:
@@ -230,6 +239,7 @@ def summarise(states: list[tuple[str, int | None]]) -> StateSummary:
         measures=len(states),
         by_status={status: counts.get(status, 0) for status in Status.values},
         mean_progress=round(sum(assessed) / len(assessed), 1) if assessed else None,
+        assessed=len(assessed),
     )
 
 
@@ -241,6 +251,7 @@ def difference(since: StateSummary, until: StateSummary) -> StateSummary:
         measures=until.measures - since.measures,
         by_status={s: until.by_status[s] - since.by_status[s] for s in Status.values},
         mean_progress=mean,
+        assessed=until.assessed - since.assessed,
     )
 
 
@@ -331,7 +342,7 @@ def build_status_report(
                 note=after[m.id].note,
             )
             for m in live
-            if after[m.id].status in STOPPED
+            if attention.stopped(after[m.id].status)
         ],
         reassessment_due=reassessment_due(live, after, until),
         overdue=[
@@ -343,7 +354,7 @@ def build_status_report(
                 progress=after[m.id].progress,
             )
             for m in live
-            if m.target_date and m.target_date <= until and after[m.id].status != Status.IMPLEMENTED
+            if attention.overdue(m.target_date, after[m.id].status, until)
         ],
         risks=risk_coverage(measures, after),
         evidence_added=evidence_added,
@@ -441,10 +452,10 @@ def reassessment_due(live, after: dict, until: date) -> list[ReassessmentDue]:
             last_update=after[m.id].effective_date,
             days_since_update=(until - after[m.id].effective_date).days,
             review_every_days=m.review_every_days,
-            never_assessed=after[m.id].status == Status.NOT_ASSESSED,
+            never_assessed=attention.never_assessed(after[m.id].status),
         )
         for m in live
-        if (until - after[m.id].effective_date).days >= m.review_every_days
+        if attention.reassessment_due(after[m.id].effective_date, m.review_every_days, until)
     ]
 
 
@@ -477,7 +488,7 @@ def risk_coverage(measures: dict, after: dict) -> list[RiskCoverage]:
                     for m in linked
                 ],
                 coverage=round(len(done) / len(linked), 3) if linked else None,
-                uncovered=not any(after[m.id].status in ACTIVE for m in linked),
+                uncovered=not done,
             )
         )
     return result

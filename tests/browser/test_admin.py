@@ -263,7 +263,7 @@ def test_a_viewer_reads_everything_and_changes_nothing(signed_in, lang, shots, s
     verbose_name = in_language(lang, Measure._meta.verbose_name)
     assert page.locator("#content h1").inner_text() == t(lang, "View %s") % verbose_name
     assert page.get_by_role("link", name=t(lang, "Record a status update")).count() == 0
-    assert page.get_by_role("link", name=t(lang, "Full history")).count() == 1
+    assert page.get_by_role("link", name=t(lang, "Status history")).count() == 1
     assert page.locator(".field-title_en .readonly").inner_text() == (
         "Promote privacy-preserving computation"
     )

@@ -7,9 +7,10 @@ from io import StringIO
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from evidence.choices import Attribution
-from evidence.models import Evidence, EvidenceFigure, Source
+from evidence.models import Evidence, EvidenceFigure, EvidenceRisk, Source
 from recommendations import services
 from recommendations.choices import Status
 from recommendations.models import (
@@ -20,9 +21,10 @@ from recommendations.models import (
     Risk,
     RiskMechanism,
     Scenario,
+    SeedValue,
     StatusUpdate,
 )
-from tests.conftest import TODAY
+from tests.conftest import TODAY, empty_inlines, stored_state
 
 pytestmark = pytest.mark.django_db
 
@@ -259,3 +261,301 @@ def test_every_quote_is_verbatim_from_the_paper():
 
     assert all(quotes)
     assert [quote for quote in quotes if quote not in paper] == []
+
+
+# People's edits and later loads
+
+
+def changed_seed(tmp_path, name: str, change) -> object:
+    """A copy of the seed in which `change(records)` has edited the records of file `name`."""
+    seed = tmp_path / "seed"
+    if not seed.exists():
+        shutil.copytree(settings.SEED_DIR, seed)
+    records = json.loads((seed / name).read_text(encoding="utf-8"))
+    change(records)
+    (seed / name).write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    return seed
+
+
+def by_key(records: list[dict], field: str, value) -> dict:
+    return next(record for record in records if record[field] == value)
+
+
+def conflicts(output: str) -> list[str]:
+    return [
+        line.strip() for line in output.splitlines() if line.startswith("  ") and ": the" in line
+    ]
+
+
+def patch(api, url: str, body: dict) -> None:
+    response = api.patch(url, body, format="json")
+    assert response.status_code == 200, response.content
+
+
+def remove_scenario_in_the_admin(client, measure: Measure, scenario_key: str) -> None:
+    url = reverse("admin:recommendations_measure_change", args=[measure.pk])
+    form = client.get(url).context["adminform"].form
+    data = {
+        **{k: v for k, v in form.initial.items() if v is not None},
+        "scenarios": [s.pk for s in measure.scenarios.exclude(key=scenario_key)],
+        **empty_inlines("institution_links", "risk_links", "status_updates"),
+    }
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+
+
+def test_a_measure_title_edited_through_the_api_survives_a_reload_as_a_conflict(analyst_api):
+    load_seed()
+    measure = Measure.objects.get(code="3.2")
+    patch(analyst_api, reverse("measure-detail", args=[measure.pk]), {"title_en": "Ours"})
+
+    output = load_seed()
+
+    measure.refresh_from_db()
+    assert (measure.title_en, measure.version) == ("Ours", 2)
+    assert conflicts(output) == [
+        'measures.json, measure 3.2, title_en: the seed has "Promote privacy-preserving '
+        'computation", the database "Ours"'
+    ]
+    assert "0 updated" in output.splitlines()[-1] and "1 conflicts" in output.splitlines()[-1]
+
+
+def test_an_evidence_claim_and_a_source_note_edited_through_the_api_survive_a_reload(
+    analyst_api,
+):
+    load_seed()
+    evidence = Evidence.objects.get(key="mashang_tianjing")
+    source = Source.objects.get(key="fuster2019")
+    patch(analyst_api, reverse("evidence-detail", args=[evidence.pk]), {"claim_en": "Ours"})
+    patch(analyst_api, reverse("source-detail", args=[source.pk]), {"note_en": "Checked: ok"})
+
+    output = load_seed()
+
+    evidence.refresh_from_db()
+    source.refresh_from_db()
+    assert (evidence.claim_en, evidence.version) == ("Ours", 2)
+    assert (source.note_en, source.version) == ("Checked: ok", 2)
+    assert [line.split(":")[0] for line in conflicts(output)] == [
+        "sources.json, source fuster2019, note_en",
+        "evidence.json, evidence mashang_tianjing, claim_en",
+    ]
+
+
+def test_a_seed_scenario_removed_in_the_admin_is_not_added_back(analyst_client):
+    load_seed()
+    measure = Measure.objects.get(code="2.1")
+    remove_scenario_in_the_admin(analyst_client, measure, "risk_control")
+    version = Measure.objects.get(code="2.1").version
+
+    output = load_seed()
+
+    measure.refresh_from_db()
+    assert set(measure.scenarios.values_list("key", flat=True)) == {
+        "investment_advisory",
+        "business_operations",
+    }
+    assert measure.version == version
+    assert "measures.json, measure-scenario relationship 2.1/risk_control: in the seed, " in output
+    assert "0 created, 0 updated" in output.splitlines()[-1]
+
+
+def test_a_changed_fixture_reaches_untouched_fields_and_records_only(analyst_api, tmp_path):
+    load_seed()
+    edited = Measure.objects.get(code="3.2")
+    patch(analyst_api, reverse("measure-detail", args=[edited.pk]), {"title_en": "Ours"})
+
+    def change(measures):
+        by_key(measures, "code", "3.2").update(title_en="Seed's new title", description_en="New")
+        by_key(measures, "code", "3.3")["title_en"] = "Another new title"
+
+    output = load_seed(dir=changed_seed(tmp_path, "measures.json", change))
+
+    edited.refresh_from_db()
+    untouched = Measure.objects.get(code="3.3")
+    assert (edited.title_en, edited.description_en, edited.version) == ("Ours", "New", 3)
+    assert (untouched.title_en, untouched.version) == ("Another new title", 2)
+    assert Measure.objects.filter(version=1).count() == 13
+    assert conflicts(output) == [
+        'measures.json, measure 3.2, title_en: the seed has "Seed\'s new title", the database '
+        '"Ours"'
+    ]
+
+
+def test_after_a_field_is_loaded_anew_the_next_change_of_the_fixture_reaches_it_too(tmp_path):
+    load_seed()
+    load_seed(dir=changed_seed(tmp_path, "pillars.json", lambda p: p[0].update(aim_en="One")))
+
+    load_seed(dir=changed_seed(tmp_path, "pillars.json", lambda p: p[0].update(aim_en="Two")))
+
+    assert Pillar.objects.get(number=1).aim_en == "Two"
+
+
+def test_a_link_the_fixture_drops_is_removed_only_while_still_as_seeded(analyst_api, tmp_path):
+    load_seed()
+    # 3.1's risk links are as the seed made them; mashang_tianjing's risk link gets another
+    # stance from an analyst.
+    evidence = Evidence.objects.get(key="mashang_tianjing")
+    patch(
+        analyst_api,
+        reverse("evidence-detail", args=[evidence.pk]),
+        {"risks": [{"risk": "data_security", "stance": "supports"}]},
+    )
+    measure = Measure.objects.get(code="3.1")
+    seed = changed_seed(
+        tmp_path, "measures.json", lambda m: by_key(m, "code", "3.1").update(risks=[])
+    )
+    seed = changed_seed(
+        tmp_path, "evidence.json", lambda e: by_key(e, "key", "mashang_tianjing").update(risks=[])
+    )
+
+    output = load_seed(dir=seed)
+
+    measure.refresh_from_db()
+    evidence.refresh_from_db()
+    assert (measure.risks.count(), measure.version) == (0, 2)
+    assert list(EvidenceRisk.objects.filter(evidence=evidence).values_list("stance")) == [
+        ("supports",)
+    ]
+    assert evidence.version == 2  # the analyst's edit only
+    assert (
+        "evidence.json, evidence on a risk mashang_tianjing/data_security: dropped by the seed, "
+        "changed in the database since" in output
+    )
+
+
+def test_a_link_new_in_the_fixture_is_added_and_bumps_the_version(tmp_path):
+    load_seed()
+    seed = changed_seed(
+        tmp_path,
+        "measures.json",
+        lambda m: by_key(m, "code", "1.1").update(scenarios=["marketing"]),
+    )
+
+    load_seed(dir=seed)
+
+    measure = Measure.objects.get(code="1.1")
+    assert (list(measure.scenarios.values_list("key", flat=True)), measure.version) == (
+        ["marketing"],
+        2,
+    )
+
+
+def test_a_dry_run_writes_nothing_and_lists_what_would_change(analyst_api, tmp_path):
+    load_seed()
+    measure = Measure.objects.get(code="3.2")
+    patch(analyst_api, reverse("measure-detail", args=[measure.pk]), {"title_en": "Ours"})
+    seed = changed_seed(
+        tmp_path, "measures.json", lambda m: by_key(m, "code", "3.3").update(title_en="New")
+    )
+    before = stored_state()
+
+    output = load_seed(dir=seed, dry_run=True)
+
+    assert stored_state() == before
+    assert "measures: 0 created, 1 updated, 14 unchanged" in output
+    assert conflicts(output) == [
+        'measures.json, measure 3.2, title_en: the seed has "Promote privacy-preserving '
+        'computation", the database "Ours"'
+    ]
+    assert output.splitlines()[-1].startswith("Dry run, nothing written.")
+    assert "0 created, 1 updated" in output.splitlines()[-1]
+
+
+def test_a_dry_run_on_an_empty_database_creates_nothing():
+    output = load_seed(dry_run=True)
+
+    assert all(model.objects.count() == 0 for model in (*MODELS, SeedValue))
+    assert "15 created" in output and "measures: 15 created" in output
+
+
+def test_loads_after_edits_change_nothing(analyst_api, analyst_client):
+    load_seed()
+    measure = Measure.objects.get(code="2.1")
+    patch(analyst_api, reverse("measure-detail", args=[measure.pk]), {"title_en": "Ours"})
+    remove_scenario_in_the_admin(analyst_client, measure, "risk_control")
+    before = stored_state()
+
+    outputs = [load_seed(), load_seed()]
+
+    assert stored_state() == before
+    assert all("0 created, 0 updated" in output.splitlines()[-1] for output in outputs)
+
+
+def test_a_database_seeded_before_provenance_keeps_its_edits_and_missing_links(
+    analyst_api, analyst_client, tmp_path
+):
+    load_seed()
+    measure = Measure.objects.get(code="2.1")
+    patch(analyst_api, reverse("measure-detail", args=[measure.pk]), {"title_en": "Ours"})
+    remove_scenario_in_the_admin(analyst_client, measure, "risk_control")
+    SeedValue.objects.all().delete()  # as a database loaded before the seed kept provenance
+    version = Measure.objects.get(pk=measure.pk).version
+
+    output = load_seed()
+    later = load_seed(
+        dir=changed_seed(
+            tmp_path,
+            "measures.json",
+            lambda m: by_key(m, "code", "2.1").update(description_en="New"),
+        )
+    )
+
+    measure.refresh_from_db()
+    assert (measure.title_en, measure.description_en) == ("Ours", "New")
+    assert "risk_control" not in measure.scenarios.values_list("key", flat=True)
+    assert measure.version == version + 1  # the description only
+    assert "0 created, 0 updated" in output.splitlines()[-1]
+    assert len(conflicts(output)) == 1 and "2.1/risk_control: in the seed" in output
+    assert "1 updated" in later.splitlines()[-1]
+
+
+def test_a_strict_load_with_a_conflict_fails_and_writes_nothing(analyst_api, tmp_path):
+    load_seed()
+    measure = Measure.objects.get(code="3.2")
+    patch(analyst_api, reverse("measure-detail", args=[measure.pk]), {"title_en": "Ours"})
+    seed = changed_seed(
+        tmp_path, "measures.json", lambda m: by_key(m, "code", "3.3").update(title_en="New")
+    )
+    before = stored_state()
+
+    with pytest.raises(CommandError, match="1 conflicts"):
+        load_seed(dir=seed, strict=True)
+
+    assert stored_state() == before
+
+
+def test_a_strict_load_without_conflicts_loads(tmp_path):
+    load_seed()
+    seed = changed_seed(
+        tmp_path, "measures.json", lambda m: by_key(m, "code", "3.3").update(title_en="New")
+    )
+
+    load_seed(dir=seed, strict=True)
+
+    assert Measure.objects.get(code="3.3").title_en == "New"
+
+
+def test_seed_values_that_would_break_a_rule_beside_an_edit_are_conflicts_not_errors(
+    analyst_api, tmp_path
+):
+    load_seed()
+    evidence = Evidence.objects.get(key="chatgpt_launch_2022")
+    patch(analyst_api, reverse("evidence-detail", args=[evidence.pk]), {"date_precision": "year"})
+    seed = changed_seed(
+        tmp_path,
+        "evidence.json",
+        lambda e: by_key(e, "key", "chatgpt_launch_2022").update(date=None, date_precision=None),
+    )
+
+    output = load_seed(dir=seed)
+
+    evidence.refresh_from_db()
+    assert (evidence.date, evidence.date_precision, evidence.version) == (
+        date(2022, 11, 1),
+        "year",
+        2,
+    )
+    assert [line.split(":")[0] for line in conflicts(output)] == [
+        "evidence.json, evidence chatgpt_launch_2022, date_precision",
+        "evidence.json, evidence chatgpt_launch_2022, date",
+    ]

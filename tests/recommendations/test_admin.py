@@ -411,3 +411,77 @@ def test_the_record_forms_labels_are_capitalised_like_the_models(analyst_client)
 
     assert '<label for="id_evidence">Evidence:</label>' in page
     assert '<label for="id_note">Note:</label>' in page
+
+
+def test_the_record_form_offers_only_what_a_new_entry_may_say_and_no_confidence(
+    analyst_client,
+):
+    measure = MeasureFactory()
+
+    form = analyst_client.get(record_url(measure)).context["adminform"].form
+
+    offered = [value for value, _label in form.fields["status"].choices if value]
+    assert offered == [s for s in Status.values if s != Status.NOT_ASSESSED]
+    assert form.initial.get("confidence") is None
+    assert form.fields["confidence"].required
+
+
+def test_the_record_form_refuses_an_entry_without_a_confidence(analyst_client):
+    measure = MeasureFactory()
+
+    response = post_update(analyst_client, measure, confidence="")
+
+    assert response.status_code == 200
+    assert "confidence" in response.context["adminform"].form.errors
+    assert measure.status_updates.count() == 1
+
+
+def test_the_record_form_shows_the_state_it_moves_from(analyst_client):
+    measure = MeasureFactory()
+    post_update(analyst_client, measure, status=Status.PLANNED, progress=10)
+
+    page = analyst_client.get(record_url(measure)).content.decode()
+
+    assert "Now: Planned, progress 10%, since 2026-01-10." in page
+    assert "To correct a mistaken entry, record a new one with the same effective date" in page
+
+
+def test_correct_this_entry_prefills_a_new_entry_that_names_the_one_it_corrects(
+    analyst_client,
+):
+    measure = MeasureFactory()
+    post_update(analyst_client, measure, status=Status.IN_PROGRESS, progress=40)
+    mistaken = measure.status_updates.get(status=Status.IN_PROGRESS)
+
+    page = analyst_client.get(
+        reverse("admin:recommendations_statusupdate_change", args=[mistaken.pk])
+    )
+    link = page.context["correction_link"]
+    form = analyst_client.get(link).context["adminform"].form
+    corrected = post_update(
+        analyst_client,
+        measure,
+        status=Status.PLANNED,
+        progress=20,
+        effective_date=form.initial["effective_date"],
+        note=form.initial["note"] + "progress was misread.",
+        expected_version=Measure.objects.get(pk=measure.pk).version,
+    )
+
+    assert "Correct this entry" in page.content.decode()
+    assert (form.initial["status"], form.initial["progress"]) == ("in_progress", "40")
+    assert form.initial["note"] == f"Corrects the entry of 2026-01-10 (#{mistaken.pk}): "
+    assert corrected.status_code == 302
+    measure.refresh_from_db()
+    assert (measure.status, measure.progress) == (Status.PLANNED, 20)
+    assert measure.status_updates.count() == 3
+
+
+def test_a_viewer_is_not_offered_to_correct_an_entry(viewer_client):
+    measure = MeasureFactory()
+    first = measure.status_updates.get()
+
+    page = viewer_client.get(reverse("admin:recommendations_statusupdate_change", args=[first.pk]))
+
+    assert page.status_code == 200
+    assert "correction_link" not in page.context

@@ -35,6 +35,7 @@ from evidence.choices import SourceKind
 from recommendations import services
 from recommendations.choices import Status
 from recommendations.models import MeasureRisk, ReportSnapshot, StatusUpdate
+from recommendations.reports.charts import LABEL_GAP, thinned_labels
 from recommendations.reports.render import (
     render_csv,
     render_html,
@@ -45,6 +46,7 @@ from recommendations.reports.snapshots import save_report
 from recommendations.reports.status import (
     build_status_report,
     last_complete_period,
+    month_end,
     series_dates,
 )
 from tests.factories import (
@@ -131,6 +133,7 @@ def test_the_overview_counts_measures_as_of_since_and_until(report):
         partially_implemented=1, planned=1, stalled=1, implemented=1, not_assessed=1
     )
     assert (overview.since.mean_progress, overview.until.mean_progress) == (25.0, 50.0)
+    assert (overview.since.assessed, overview.until.assessed) == (4, 4)
     assert overview.change.mean_progress == 25.0
     assert overview.change.by_status["in_progress"] == -2
 
@@ -206,6 +209,31 @@ def test_overdue_measures_are_past_their_target_and_not_implemented(report):
         ("1.2", 92, "planned"),
         ("2.3", 0, "not_assessed"),
     ]
+
+
+def test_the_mean_progress_says_how_many_measures_it_is_over(report):
+    markdown = render_markdown(report)
+    html = render_html(report, "zh")
+
+    assert "| mean progress | 25% over 4 of 5 assessed | 50% over 4 of 5 assessed | +25 |" in (
+        markdown
+    )
+    assert "50%（已评估 5 项中的 4 项）" in html
+
+
+def test_coverage_and_the_uncovered_flag_follow_one_rule_stated_on_the_page(history):
+    record(history["1.2"], Status.IN_PROGRESS, 30, date(2026, 9, 25))
+    report = build_status_report(since=SINCE, until=UNTIL)
+    markdown = render_markdown(report)
+    risks = {r.key: r for r in report.risks}
+
+    assert [m.status for m in risks["r2"].measures] == ["in_progress"]
+    assert (risks["r2"].coverage, risks["r2"].uncovered) == (0.0, True)
+    assert all(r.uncovered == (not r.coverage) for r in report.risks)
+    assert "A mitigating measure covers its risk once it is partially implemented" in markdown
+    assert "⚠ uncovered: no mitigating measure is partially implemented or implemented yet" in (
+        markdown
+    )
 
 
 def test_risk_coverage_flags_risks_no_measure_is_working_against(report):
@@ -307,10 +335,28 @@ def test_the_last_complete_period(kind, today, expected):
     assert last_complete_period(kind, today) == expected
 
 
-def test_a_long_period_samples_at_most_thirteen_dates():
-    days = series_dates(date(2020, 12, 31), date(2025, 12, 31))
+def test_the_progress_series_has_every_month_end_of_the_period():
+    days = series_dates(date(2025, 10, 15), date(2026, 10, 31))
 
-    assert (len(days), days[0], days[-1]) == (13, date(2020, 12, 31), date(2025, 12, 31))
+    assert days[0] == date(2025, 10, 15)
+    assert days[1:] == [month_end(2025, m) for m in (10, 11, 12)] + [
+        month_end(2026, m) for m in range(1, 11)
+    ]
+
+
+def test_a_period_longer_than_twenty_years_is_thinned_evenly():
+    days = series_dates(date(1990, 12, 31), date(2025, 12, 31))
+
+    assert (len(days), days[0], days[-1]) == (241, date(1990, 12, 31), date(2025, 12, 31))
+
+
+def test_the_time_axis_writes_no_two_date_labels_closer_than_they_fit():
+    xs = [10 + 5 * i for i in range(100)]
+
+    chosen = thinned_labels(xs)
+
+    assert chosen[0] == 0 and chosen[-1] == 99
+    assert min(xs[b] - xs[a] for a, b in zip(chosen, chosen[1:], strict=False)) >= LABEL_GAP
 
 
 # Formats
@@ -621,6 +667,38 @@ def test_a_preview_of_a_period_too_large_for_a_request_is_a_400(history, viewer_
     assert just_fits.status_code == 200
     assert too_large.status_code == 400
     assert "status_report" in too_large.json()["until"][0]
+    assert not ReportSnapshot.objects.exists()
+
+
+def test_an_html_preview_counts_each_update_five_times(history, viewer_api, settings):
+    period = {"since": "2026-06-30", "until": "2026-09-30", "file": "html"}
+    held = StatusUpdate.objects.filter(
+        effective_date__gt=period["since"], effective_date__lte=period["until"]
+    ).count()
+
+    settings.REPORT_PREVIEW_MAX_UPDATES = held * 5
+    just_fits = viewer_api.get(reverse("report-preview"), period)
+    settings.REPORT_PREVIEW_MAX_UPDATES = held * 5 - 1
+    too_large = viewer_api.get(reverse("report-preview"), period)
+    as_json = viewer_api.get(reverse("report-preview"), {**period, "file": "json"})
+
+    assert just_fits.status_code == 200
+    assert too_large.status_code == 400
+    assert as_json.status_code == 200
+
+
+def test_a_preview_larger_than_its_byte_limit_is_a_400(history, viewer_api, settings):
+    period = {"since": "2026-06-30", "until": "2026-09-30", "file": "html", "lang": "zh"}
+    size = len(viewer_api.get(reverse("report-preview"), period).content)
+
+    settings.REPORT_PREVIEW_MAX_BYTES = size
+    just_fits = viewer_api.get(reverse("report-preview"), period)
+    settings.REPORT_PREVIEW_MAX_BYTES = size - 1
+    too_large = viewer_api.get(reverse("report-preview"), period)
+
+    assert just_fits.status_code == 200
+    assert too_large.status_code == 400
+    assert f"{size - 1} bytes" in too_large.json()["until"][0]
 
 
 @pytest.mark.parametrize(
