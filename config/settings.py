@@ -254,6 +254,8 @@ API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 500)
 # previews are refused with a 400 and left to `manage.py status_report`.
 REPORT_PREVIEW_MAX_UPDATES = env_int("REPORT_PREVIEW_MAX_UPDATES", 20_000)
 REPORT_PREVIEW_MAX_BYTES = env_int("REPORT_PREVIEW_MAX_BYTES", 16 * 1024 * 1024)
+# The most figures one piece of evidence may state (evidence.services refuses more with a 400).
+EVIDENCE_MAX_FIGURES = env_int("EVIDENCE_MAX_FIGURES", 100)
 # How long a POST's Idempotency-Key is remembered.
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 

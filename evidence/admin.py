@@ -3,10 +3,14 @@ which bumps the record's version; a change form refuses to save over a change ma
 was loaded."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from config.admin_widgets import SafeAutocomplete
@@ -19,10 +23,13 @@ from .models import (
     EvidenceFigure,
     EvidenceInnovationMechanism,
     EvidenceMeasure,
+    EvidenceRevision,
     EvidenceRisk,
     EvidenceScenario,
     Source,
+    localized_value,
 )
+from .revisions import LINKS as REVISION_LINKS
 
 
 class VersionedForm(forms.ModelForm):
@@ -76,14 +83,35 @@ class SourceAdmin(admin.ModelAdmin):
 class FigureInline(admin.TabularInline):
     model = EvidenceFigure
     extra = 0
+    max_num = settings.EVIDENCE_MAX_FIGURES  # the service refuses more
 
 
 class LinkInline(SafeAutocomplete, admin.TabularInline):
     extra = 0
 
 
+class MeasureLinkFormSet(forms.BaseInlineFormSet):
+    """Refuses, before anything is saved, to take the last support away from an implemented
+    measure (evidence.services.check_support_kept)."""
+
+    def clean(self):
+        super().clean()
+        if not self.instance.pk or any(self.errors):
+            return
+        links = [
+            {"measure": form.cleaned_data["measure"], "stance": form.cleaned_data["stance"]}
+            for form in self.forms
+            if form.cleaned_data.get("measure") and not self._should_delete_form(form)
+        ]
+        try:
+            services.check_support_kept(evidence=self.instance, measure_links=links)
+        except ValidationError as error:
+            raise ValidationError(error.messages) from None  # shown above the inline
+
+
 class MeasureLinkInline(LinkInline):
     model = EvidenceMeasure
+    formset = MeasureLinkFormSet
     autocomplete_fields = ("measure",)
 
 
@@ -100,6 +128,35 @@ class ScenarioLinkInline(LinkInline):
 class InnovationLinkInline(LinkInline):
     model = EvidenceInnovationMechanism
     autocomplete_fields = ("mechanism",)
+
+
+class RevisionInline(admin.TabularInline):
+    """The piece's revisions, latest first: what it said at each version. Read-only."""
+
+    model = EvidenceRevision
+    verbose_name_plural = _("revisions (latest first)")
+    fields = ("version", "claim", "created_at", "created_by")
+    readonly_fields = fields
+    ordering = ("-version",)
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("created_by")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("claim"))
+    def claim(self, obj):
+        return localized_value(obj.content, "claim")[:120]
 
 
 # Inline models of a piece of evidence -> the name of their list in save_evidence.
@@ -139,6 +196,7 @@ class EvidenceAdmin(SafeAutocomplete, admin.ModelAdmin):
         RiskLinkInline,
         ScenarioLinkInline,
         InnovationLinkInline,
+        RevisionInline,
     ]
 
     def get_queryset(self, request):
@@ -161,6 +219,8 @@ class EvidenceAdmin(SafeAutocomplete, admin.ModelAdmin):
         lists = {}
         for formset in formsets:
             kept = kept_forms(formset)
+            if formset.model is EvidenceRevision:
+                continue  # read-only: the service writes the new revision
             if formset.has_changed():
                 lists[formset.model] = kept
         figures = None
@@ -208,3 +268,109 @@ def kept_forms(formset) -> list:
     ]
     formset.deleted_objects = [form.instance for form in deleted if form.instance.pk]
     return kept
+
+
+@admin.register(EvidenceRevision)
+class EvidenceRevisionAdmin(admin.ModelAdmin):
+    """Revisions are written by every save of a piece of evidence and never changed: this page
+    only shows one, as a status update that cited it saw it."""
+
+    list_display = ("__str__", "evidence", "version", "created_at", "created_by")
+    list_select_related = ("evidence", "created_by")
+    fields = (
+        "evidence_link",
+        "version",
+        "created_at",
+        "created_by",
+        "source",
+        "claim_zh",
+        "claim_en",
+        "quote",
+        "location",
+        "date",
+        "attribution",
+        "note",
+        "figures",
+        "institutions",
+        "links",
+    )
+    readonly_fields = fields
+    ordering = ("evidence", "-version")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_model_perms(self, request):
+        return {}  # reached from a piece of evidence or a status update, not the index
+
+    @admin.display(description=_("evidence"))
+    def evidence_link(self, obj):
+        url = reverse("admin:evidence_evidence_change", args=[obj.evidence_id])
+        return format_html('<a href="{}">{}</a>', url, obj.evidence)
+
+    @admin.display(description=_("source"))
+    def source(self, obj):
+        cited = obj.content["source"]
+        return format_html(
+            "{} — {} ({}) {}<br>{}",
+            cited["authors"],
+            cited["title"],
+            cited["year"] or "–",
+            cited["url"],
+            cited["citation"],
+        )
+
+    @admin.display(description=_("claim (Chinese)"))
+    def claim_zh(self, obj):
+        return obj.content["claim_zh"]
+
+    @admin.display(description=_("claim (English)"))
+    def claim_en(self, obj):
+        return obj.content["claim_en"]
+
+    @admin.display(description=_("quote"))
+    def quote(self, obj):
+        return obj.content["quote"] or "–"
+
+    @admin.display(description=_("location in source"))
+    def location(self, obj):
+        return obj.content["location"] or "–"
+
+    @admin.display(description=_("date"))
+    def date(self, obj):
+        return obj.content["date"] or "–"
+
+    @admin.display(description=_("attribution"))
+    def attribution(self, obj):
+        return obj.content["attribution"]
+
+    @admin.display(description=_("note"))
+    def note(self, obj):
+        return localized_value(obj.content, "note") or "–"
+
+    @admin.display(description=_("figures"))
+    def figures(self, obj):
+        rows = [
+            (item["qualifier"], item["value"], item["unit"], localized_value(item, "measures"))
+            for item in obj.content["figures"]
+        ]
+        return format_html_join(mark_safe("<br>"), "{} {} {}: {}", rows) or "–"
+
+    @admin.display(description=_("institutions named"))
+    def institutions(self, obj):
+        return ", ".join(obj.content["institutions"]) or "–"
+
+    @admin.display(description=_("links"))
+    def links(self, obj):
+        rows = [
+            (name, link[target], link["stance"])
+            for name, (accessor, target, key) in REVISION_LINKS.items()
+            for link in obj.content[name]
+        ]
+        return format_html_join(mark_safe("<br>"), "{}: {} ({})", rows) or "–"

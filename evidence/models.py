@@ -15,7 +15,7 @@ from recommendations.models import (
     Scenario,
     StatusUpdate,
 )
-from recommendations.text import localized
+from recommendations.text import localized, prefers_chinese
 
 from .choices import Attribution, DatePrecision, Qualifier, Reliability, SourceKind, Stance
 
@@ -282,8 +282,55 @@ class EvidenceInnovationMechanism(EvidenceLink):
         return f"{self.mechanism}: {self.get_stance_display()}"
 
 
+class EvidenceRevision(models.Model):
+    """What a piece of evidence said at one of its versions: its fields, its source's citation,
+    figures, institutions and links, as written then. Appended by every save, never changed."""
+
+    evidence = models.ForeignKey(
+        # Evidence with revisions cannot be deleted: history may cite it, and rows are kept.
+        Evidence,
+        on_delete=models.PROTECT,
+        related_name="revisions",
+        verbose_name=_("evidence"),
+    )
+    version = models.PositiveIntegerField(_("version"))
+    # Shape: evidence.revisions.snapshot (fields, "source", "figures", "institutions", links).
+    content = models.JSONField(_("content"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        # Append-only: a user who wrote revisions is deactivated, not deleted.
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+
+    class Meta:
+        ordering = ["evidence", "-version"]
+        verbose_name = _("evidence revision")
+        verbose_name_plural = _("evidence revisions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["evidence", "version"], name="%(app_label)s_%(class)s_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        claim = localized_value(self.content, "claim")[:100]
+        return _("%(claim)s (version %(version)s)") % {"claim": claim, "version": self.version}
+
+
+def localized_value(content: dict, field: str) -> str:
+    """`localized` for a snapshot's dict."""
+    zh, en = content.get(f"{field}_zh", ""), content.get(f"{field}_en", "")
+    return (zh or en) if prefers_chinese() else (en or zh)
+
+
 class StatusUpdateEvidence(models.Model):
-    """Evidence attached to a status update. Part of the history: appended, never changed."""
+    """Evidence attached to a status update, and the revision of it the update cited. Part of
+    the history: appended, never changed."""
 
     status_update = models.ForeignKey(
         StatusUpdate,
@@ -297,9 +344,16 @@ class StatusUpdateEvidence(models.Model):
         related_name="status_update_links",
         verbose_name=_("evidence"),
     )
+    revision = models.ForeignKey(
+        EvidenceRevision,
+        on_delete=models.PROTECT,
+        related_name="status_update_links",
+        verbose_name=_("cited revision"),
+    )
 
     class Meta:
-        ordering = ["status_update", "evidence"]
+        # An update's evidence in Evidence's own order (latest date first), as the API lists it.
+        ordering = ["status_update", "-evidence__date", "evidence"]
         verbose_name = _("evidence of a status update")
         verbose_name_plural = _("evidence of status updates")
         constraints = [

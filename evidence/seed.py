@@ -143,6 +143,7 @@ def load_evidence(seed_dir: Path, load: SeedLoad, sources: dict[str, Source]) ->
                 kept={str(order) for order in range(1, len(figures) + 1)},
                 find=lambda order, evidence=evidence: {"evidence": evidence, "order": int(order)},
             )
+            supported = services.supported_measures(evidence)
             for list_name, link_model, field, target_model, key_field in LINKS:
                 items = record.get(list_name, [])
                 found = targets(
@@ -175,8 +176,14 @@ def load_evidence(seed_dir: Path, load: SeedLoad, sources: dict[str, Source]) ->
                 links={natural: (institution, {}) for natural, institution in named.items()},
                 create=not adopting,
             )
-            if existed and load.tally.changes() != before:
-                services.bump_version(evidence)
+            # An implemented measure keeps its last support, whoever would take it away.
+            services.check_still_supported(
+                evidence=evidence, measures=supported - services.supported_measures(evidence)
+            )
+            if not existed:
+                services.record_revision(evidence)
+            elif load.tally.changes() != before:
+                services.bump_version(evidence)  # and writes the revision of the new version
 
 
 def load_seed(

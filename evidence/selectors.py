@@ -6,6 +6,7 @@ from .models import (
     Evidence,
     EvidenceInnovationMechanism,
     EvidenceMeasure,
+    EvidenceRevision,
     EvidenceRisk,
     EvidenceScenario,
     Source,
@@ -29,3 +30,12 @@ def evidence_list() -> QuerySet[Evidence]:
 
 def sources_with_counts() -> QuerySet[Source]:
     return Source.objects.annotate(evidence_count=Count("evidence"))
+
+
+def revisions(*, evidence: Evidence | int) -> QuerySet[EvidenceRevision]:
+    """A piece of evidence's revisions, latest first, with their author loaded."""
+    return (
+        EvidenceRevision.objects.filter(evidence=evidence)
+        .select_related("created_by")
+        .order_by("-version")
+    )

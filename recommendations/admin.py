@@ -634,15 +634,18 @@ class StatusUpdateAdmin(SafeAutocomplete, admin.ModelAdmin):
     def evidence_count(self, obj):
         return obj.evidence_total
 
-    @admin.display(description=_("evidence"))
+    @admin.display(description=_("evidence (as cited)"))
     def evidence_list(self, obj):
+        """Each piece as the update cited it (its revision then), and a link to it now."""
         links = [
             format_html(
-                '<a href="{}">{}</a>',
-                reverse("admin:evidence_evidence_change", args=[item.pk]),
-                item,
+                '<a href="{}">{}</a> · <a href="{}">{}</a>',
+                reverse("admin:evidence_evidencerevision_change", args=[link.revision_id]),
+                link.revision,
+                reverse("admin:evidence_evidence_change", args=[link.evidence_id]),
+                _("the evidence now"),
             )
-            for item in obj.evidence.all()
+            for link in obj.evidence_links.select_related("revision")
         ]
         return format_html("<br>".join(["{}"] * len(links)), *links) if links else "–"
 

@@ -1,9 +1,10 @@
 """Guarantees the database keeps about history, whoever writes to it.
 
-- History is append-only. Triggers (migration 0004 here, 0002 in evidence) refuse UPDATE,
-  DELETE and TRUNCATE of status updates, their evidence links and published report snapshots,
-  on PostgreSQL and on SQLite. `history_maintenance()` lifts them for one transaction: only
-  purging synthetic data and flushing a test database use it.
+- History is append-only. Triggers (migration 0004 here, 0002 and 0005 in evidence) refuse
+  UPDATE, DELETE and TRUNCATE of status updates, their evidence links, the evidence revisions
+  they cite and published report snapshots, on PostgreSQL and on SQLite.
+  `history_maintenance()` lifts them for one transaction: only purging synthetic data and
+  flushing a test database use it.
 - Status updates become visible in id order. Writers of history take one lock before they
   insert and hold it to commit (`serialise_history_writes`), so a row never commits after a
   row with a higher id: a feed paged by id never skips one. They are recorded at the

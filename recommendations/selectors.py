@@ -5,6 +5,8 @@ from datetime import date
 
 from django.db.models import Avg, Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 
+from evidence.models import StatusUpdateEvidence
+
 from . import attention
 from .choices import Status
 from .models import Measure, MeasureInstitution, MeasureRisk, Pillar, Risk, StatusUpdate
@@ -13,10 +15,21 @@ from .models import Measure, MeasureInstitution, MeasureRisk, Pillar, Risk, Stat
 LATEST_FIRST = ("-effective_date", "-recorded_at", "-id")
 
 
+def cited_evidence() -> Prefetch:
+    """An update's evidence links with the revisions cited, in the order of its evidence."""
+    return Prefetch(
+        "evidence_links",
+        StatusUpdateEvidence.objects.select_related("revision").order_by(
+            "-evidence__date", "evidence_id"
+        ),
+    )
+
+
 def status_history(*, measure: Measure | None = None) -> QuerySet[StatusUpdate]:
-    """Status updates, latest first, with their measure, author and evidence loaded."""
+    """Status updates, latest first, with their measure, author and evidence links (with the
+    revisions cited) loaded."""
     updates = StatusUpdate.objects.select_related("measure", "recorded_by").prefetch_related(
-        "evidence"
+        cited_evidence()
     )
     if measure is not None:
         updates = updates.filter(measure=measure)

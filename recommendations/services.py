@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from evidence.choices import Stance
 from evidence.models import StatusUpdateEvidence
+from evidence.revisions import current_revisions
 
 from .choices import Confidence, Status, is_regression
 from .integrity import serialise_history_writes
@@ -259,8 +260,11 @@ def record_status_update(
         recorded_by=by,
         recorded_at=moment,
     )
+    # Each piece is cited at its current revision: later edits make new ones, not this one.
+    cited = current_revisions(evidence)
     StatusUpdateEvidence.objects.bulk_create(
-        StatusUpdateEvidence(status_update=update, evidence=item) for item in evidence
+        StatusUpdateEvidence(status_update=update, evidence=item, revision=cited[item.pk])
+        for item in evidence
     )
     refresh_current_state(locked, latest=update, at=moment)
     update.measure = locked

@@ -18,6 +18,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from evidence.choices import Attribution, Reliability, SourceKind
+from evidence.revisions import record_revisions
 from recommendations.models import InnovationMechanism, Measure
 from recommendations.reports.snapshots import save_report
 from recommendations.reports.status import build_status_report
@@ -73,6 +74,8 @@ ROUTES = {
     "report-preview": Route(),
     "evidence-list": Route(None, {"POST": 201}),
     "evidence-detail": Route("evidence", {"PUT": 200, "PATCH": 200}),
+    "evidence-revisions": Route("evidence"),
+    "evidence-revision": Route("revision"),
     "source-list": Route(None, {"POST": 201}),
     "source-detail": Route("source", {"PUT": 200, "PATCH": 200}),
     "change-list": Route(),
@@ -141,6 +144,9 @@ class World:
 
     def url(self, name: str) -> str:
         record = ROUTES[name].record
+        if record == "revision":  # named by its evidence and version
+            revision = self.records[record]
+            return reverse(name, args=[revision.evidence_id, revision.version])
         return reverse(name, args=[self.records[record].pk] if record else [])
 
 
@@ -151,6 +157,8 @@ def world() -> World:
     snapshot, _created = save_report(
         report=build_status_report(since=date(2025, 12, 31), until=date(2026, 3, 31))
     )
+    evidence = EvidenceFactory(source=source)
+    (revision,) = record_revisions([evidence.pk])
     return World(
         {
             "pillar": measure.pillar,
@@ -163,7 +171,8 @@ def world() -> World:
             ),
             "institution": InstitutionFactory(),
             "source": source,
-            "evidence": EvidenceFactory(source=source),
+            "evidence": evidence,
+            "revision": revision,
             "report": snapshot,
         }
     )

@@ -1,11 +1,15 @@
 """Shapes of the evidence API. Nested figures and links are written in one service call."""
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.reverse import reverse
 
 from config.api import RefuseUnknownFields
 from recommendations.models import InnovationMechanism, Institution, Measure, Risk, Scenario
 
-from ..choices import DatePrecision
+from .. import services
+from ..choices import Attribution, DatePrecision, Qualifier, Reliability, SourceKind, Stance
 from ..models import (
     Evidence,
     EvidenceFigure,
@@ -145,6 +149,8 @@ class EvidenceInputSerializer(RefuseUnknownFields, serializers.ModelSerializer):
     """A piece of evidence to create or change. Lists given replace the old ones."""
 
     source = serializers.PrimaryKeyRelatedField(queryset=Source.objects.all())
+    # The service refuses more (EVIDENCE_MAX_FIGURES); the bound here spares validating each
+    # figure of a list that long first.
     figures = FigureSerializer(many=True, required=False)
     institutions = serializers.SlugRelatedField(
         slug_field="key", many=True, required=False, queryset=Institution.objects.all()
@@ -160,6 +166,13 @@ class EvidenceInputSerializer(RefuseUnknownFields, serializers.ModelSerializer):
         fields = ("source", *EVIDENCE_FIELDS, "figures", "institutions", *LINKS, "version")
         extra_kwargs = {"key": {"validators": []}}  # uniqueness: the model's, via the service
 
+    def to_internal_value(self, data):
+        # The service's cap on figures, checked before each figure is validated: a list of
+        # thousands is refused at once.
+        if isinstance(data, dict) and isinstance(data.get("figures"), list):
+            services.check_figure_count(len(data["figures"]))
+        return super().to_internal_value(data)
+
     def split(self) -> dict:
         """The service's arguments: fields, figures, links and institutions (the expected
         `version` is the view's to weigh against If-Match)."""
@@ -171,3 +184,94 @@ class EvidenceInputSerializer(RefuseUnknownFields, serializers.ModelSerializer):
             "links": {name: data.pop(name) for name in LINKS if name in data},
             "fields": data,
         }
+
+
+# Revisions: what a piece of evidence said at one version, read from its stored snapshot.
+
+
+class SourceSnapshotSerializer(serializers.Serializer):
+    """The source as it read when the revision was written."""
+
+    id = serializers.IntegerField()
+    version = serializers.IntegerField()
+    key = serializers.SlugField(allow_null=True)
+    kind = serializers.ChoiceField(choices=SourceKind.choices)
+    authors = serializers.CharField(allow_blank=True)
+    title = serializers.CharField()
+    venue = serializers.CharField(allow_blank=True)
+    year = serializers.IntegerField(allow_null=True)
+    published_on = serializers.DateField(allow_null=True)
+    url = serializers.CharField(allow_blank=True)
+    citation = serializers.CharField(allow_blank=True)
+    reliability = serializers.ChoiceField(choices=Reliability.choices)
+
+
+class FigureSnapshotSerializer(serializers.Serializer):
+    value = serializers.DecimalField(max_digits=30, decimal_places=10)
+    unit = serializers.CharField(allow_blank=True)
+    qualifier = serializers.ChoiceField(choices=Qualifier.choices)
+    measures_zh = serializers.CharField()
+    measures_en = serializers.CharField()
+
+
+def link_snapshot_serializer(name: str, field: str, help_text: str):
+    return type(
+        name,
+        (serializers.Serializer,),
+        {
+            field: serializers.CharField(help_text=help_text),
+            "stance": serializers.ChoiceField(choices=Stance.choices),
+        },
+    )
+
+
+class EvidenceRevisionSerializer(serializers.Serializer):
+    """One revision of a piece of evidence: its fields, source, figures, institutions and
+    links as they were at `version`. Revisions are never changed."""
+
+    evidence = serializers.IntegerField(source="evidence_id")
+    version = serializers.IntegerField()
+    url = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    created_by = serializers.CharField(
+        source="created_by.username",
+        allow_null=True,
+        help_text="Empty for revisions written by the seed, a command or the migration.",
+    )
+    source = SourceSnapshotSerializer(source="content.source")
+    key = serializers.SlugField(source="content.key", allow_null=True)
+    attribution = serializers.ChoiceField(source="content.attribution", choices=Attribution.choices)
+    claim_zh = serializers.CharField(source="content.claim_zh")
+    claim_en = serializers.CharField(source="content.claim_en")
+    quote = serializers.CharField(source="content.quote", allow_blank=True)
+    location = serializers.CharField(source="content.location", allow_blank=True)
+    date = serializers.DateField(source="content.date", allow_null=True)
+    date_precision = serializers.ChoiceField(
+        source="content.date_precision", choices=DatePrecision.choices, allow_blank=True
+    )
+    note_zh = serializers.CharField(source="content.note_zh", allow_blank=True)
+    note_en = serializers.CharField(source="content.note_en", allow_blank=True)
+    figures = FigureSnapshotSerializer(source="content.figures", many=True)
+    institutions = serializers.ListField(
+        source="content.institutions", child=serializers.CharField(help_text="Institution key.")
+    )
+    measures = link_snapshot_serializer("MeasureLinkSnapshot", "measure", "Measure code.")(
+        source="content.measures", many=True
+    )
+    risks = link_snapshot_serializer("RiskLinkSnapshot", "risk", "Risk key.")(
+        source="content.risks", many=True
+    )
+    scenarios = link_snapshot_serializer("ScenarioLinkSnapshot", "scenario", "Scenario key.")(
+        source="content.scenarios", many=True
+    )
+    innovation_mechanisms = link_snapshot_serializer(
+        "MechanismLinkSnapshot", "mechanism", "Innovation mechanism key."
+    )(source="content.innovation_mechanisms", many=True)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, revision) -> str:
+        return reverse(
+            "evidence-revision",
+            args=[revision.evidence_id, revision.version],
+            request=self.context.get("request"),
+        )

@@ -1,11 +1,13 @@
 """API v1 of the evidence app: read, create and change sources and evidence."""
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from config.api import etag, if_match_version
+from config.api import COMMON_PARAMS, check_query_params, etag, if_match_version
 from config.openapi import (
     ERRORS_READ,
     ERRORS_WRITE,
@@ -17,8 +19,18 @@ from config.openapi import (
 from recommendations.api.idempotency import run_idempotent
 
 from .. import selectors, services
+from ..models import Evidence
 from .filters import EvidenceFilter, SourceFilter
-from .serializers import EvidenceInputSerializer, EvidenceSerializer, SourceSerializer
+from .serializers import (
+    EvidenceInputSerializer,
+    EvidenceRevisionSerializer,
+    EvidenceSerializer,
+    SourceSerializer,
+)
+
+VERSION_PATH = OpenApiParameter(
+    "version", int, OpenApiParameter.PATH, description="The revision's version number."
+)
 
 
 class WritableViewSet(
@@ -97,6 +109,45 @@ class EvidenceViewSet(WritableViewSet):
 
     def get_queryset(self):
         return selectors.evidence_list()
+
+    @extend_schema(
+        summary="A piece of evidence's revisions, latest first",
+        responses=with_errors(EvidenceRevisionSerializer(many=True), ERRORS_READ),
+    )
+    @action(
+        detail=True,
+        url_path="revisions",
+        filter_backends=[],
+        pagination_class=viewsets.GenericViewSet.pagination_class,
+    )
+    def revisions(self, request, pk=None):
+        """What the piece said at each of its versions. Every save writes one; a status update
+        cites the revision current when it was recorded (its `cited_evidence`)."""
+        check_query_params(request, {*COMMON_PARAMS, "page", "page_size"})
+        evidence = get_object_or_404(Evidence, pk=pk)
+        page = self.paginate_queryset(selectors.revisions(evidence=evidence))
+        data = EvidenceRevisionSerializer(page, many=True, context=self.get_serializer_context())
+        return self.get_paginated_response(data.data)
+
+    @extend_schema(
+        summary="One revision of a piece of evidence",
+        parameters=[VERSION_PATH],
+        responses=with_errors(EvidenceRevisionSerializer, ERRORS_READ),
+    )
+    @action(
+        detail=True,
+        url_path=r"revisions/(?P<version>[0-9]{1,9})",
+        url_name="revision",
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def revision(self, request, pk=None, version=None):
+        """The piece as it was at `version`, never changed since."""
+        check_query_params(request, COMMON_PARAMS)
+        revision = get_object_or_404(selectors.revisions(evidence=pk), version=version)
+        return Response(
+            EvidenceRevisionSerializer(revision, context=self.get_serializer_context()).data
+        )
 
     def save(self, request, *, instance, partial=False):
         data = EvidenceInputSerializer(instance, data=request.data, partial=partial)

@@ -181,6 +181,16 @@ class MeasureUpdateInputSerializer(RefuseUnknownFields, serializers.Serializer):
     unknown_field_message = _("This field cannot be changed here.")
 
 
+class CitedEvidenceSerializer(serializers.Serializer):
+    """A piece of evidence an update cites, and the revision of it that it cited."""
+
+    evidence = serializers.IntegerField(source="evidence_id")
+    version = serializers.IntegerField(
+        source="revision.version",
+        help_text="The revision cited: GET /api/v1/evidence/{evidence}/revisions/{version}/.",
+    )
+
+
 class StatusUpdateSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="status-update-detail")
     measure_code = serializers.CharField(source="measure.code", read_only=True)
@@ -197,6 +207,13 @@ class StatusUpdateSerializer(serializers.ModelSerializer):
         help_text="Empty for entries written by the seed or a command.",
     )
     evidence = serializers.SerializerMethodField()
+    cited_evidence = CitedEvidenceSerializer(
+        source="evidence_links",
+        many=True,
+        read_only=True,
+        help_text="Each piece of `evidence` with the revision cited, in the same order: what "
+        "the update cited, whatever later edits of the evidence changed.",
+    )
 
     class Meta:
         model = StatusUpdate
@@ -213,11 +230,12 @@ class StatusUpdateSerializer(serializers.ModelSerializer):
             "recorded_by",
             "note",
             "evidence",
+            "cited_evidence",
         )
         read_only_fields = fields
 
     def get_evidence(self, update) -> list[int]:
-        return [item.pk for item in update.evidence.all()]
+        return [link.evidence_id for link in update.evidence_links.all()]
 
 
 class HistoryEntrySerializer(StatusUpdateSerializer):

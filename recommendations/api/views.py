@@ -54,6 +54,7 @@ RECORDED = {
     "recorded_by": "alice",
     "note": "Pilot under way in two banks",
     "evidence": [],
+    "cited_evidence": [],
     "measure_state": {
         "id": 8,
         "code": "3.2",

@@ -126,7 +126,9 @@ def updates_in(since: date, until: date) -> list[Update]:
 
 
 def update_evidence(since: date, until: date) -> dict[int, list[dict]]:
-    """The evidence attached to each update effective in (since, until], by update id."""
+    """The evidence attached to each update effective in (since, until], by update id, as the
+    update cited it: claims and source title from the revision it cited, whatever the
+    evidence says now."""
     rows = (
         StatusUpdateEvidence.objects.filter(
             status_update__effective_date__gt=since, status_update__effective_date__lte=until
@@ -135,9 +137,9 @@ def update_evidence(since: date, until: date) -> dict[int, list[dict]]:
         .values_list(
             "status_update_id",
             "evidence_id",
-            "evidence__claim_zh",
-            "evidence__claim_en",
-            "evidence__source__title",
+            "revision__content__claim_zh",
+            "revision__content__claim_en",
+            "revision__content__source__title",
         )
     )
     evidence: dict[int, list[dict]] = {}

@@ -12,6 +12,7 @@ from django.db import connection, transaction
 
 from evidence.choices import Attribution, DatePrecision, Qualifier, Reliability, SourceKind
 from evidence.models import Evidence, EvidenceFigure, EvidenceMeasure, Source
+from evidence.revisions import record_revisions
 
 from ..choices import InstitutionKind, InstitutionRole, Priority
 from ..integrity import lift_statement_timeout, serialise_history_writes
@@ -138,6 +139,8 @@ def generate_synthetic(
     serialise_history_writes()
     written = writer.status_updates(packed, ids, progress)
     writer.rows(EvidenceMeasure, ("measure", "evidence", "stance"), links)
+    # Each piece's revision 1, with its links, for the updates to cite.
+    record_revisions(evidence)
     attached_count = writer.update_evidence(attached)
     _refresh_states()
     return SyntheticCounts(

@@ -12,6 +12,7 @@ from evidence.models import (
     EvidenceFigure,
     EvidenceInnovationMechanism,
     EvidenceMeasure,
+    EvidenceRevision,
     EvidenceRisk,
     EvidenceScenario,
     Source,
@@ -97,6 +98,10 @@ def synthetic_exists() -> bool:
         return bool(cursor.fetchone()[0])
 
 
+# Status updates, their evidence, and evidence revisions: the append-only tables purged.
+HISTORY_STEPS = 3
+
+
 @transaction.atomic
 def delete_synthetic() -> SyntheticCounts:
     """Delete every synthetic row, set-based, in one transaction, and return the counts.
@@ -111,10 +116,12 @@ def delete_synthetic() -> SyntheticCounts:
     measures, evidence = synthetic_measures_sql(), synthetic_keys_sql(Evidence)
     risks, scenarios = synthetic_keys_sql(Risk), synthetic_keys_sql(Scenario)
     updates = f"SELECT id FROM {table(StatusUpdate)} WHERE measure_id IN ({measures})"
-    # (count's name, or "" for rows not counted; model; which rows), children first.
+    # (count's name, or "" for rows not counted; model; which rows), children first; the first
+    # HISTORY_STEPS are append-only tables.
     steps = [
         ("update_evidence", StatusUpdateEvidence, f"status_update_id IN ({updates})"),
         ("status_updates", StatusUpdate, f"measure_id IN ({measures})"),
+        ("", EvidenceRevision, f"evidence_id IN ({evidence})"),
         (
             "evidence_links",
             EvidenceMeasure,
@@ -144,10 +151,11 @@ def delete_synthetic() -> SyntheticCounts:
     with connection.cursor() as cursor:
         # History is append-only in the database; purging synthetic data is the one exception.
         with history_maintenance():
-            for name, model, where in steps[:2]:
+            for name, model, where in steps[:HISTORY_STEPS]:
                 cursor.execute(f"DELETE FROM {table(model)} WHERE {where}")
-                counts[name] = cursor.rowcount
-        for name, model, where in steps[2:]:
+                if name:
+                    counts[name] = cursor.rowcount
+        for name, model, where in steps[HISTORY_STEPS:]:
             cursor.execute(f"DELETE FROM {table(model)} WHERE {where}")
             if name:
                 counts[name] = cursor.rowcount

@@ -6,7 +6,7 @@ from datetime import date
 from django.db import connection
 from django.db.models import Model
 
-from evidence.models import StatusUpdateEvidence
+from evidence.models import EvidenceRevision, StatusUpdateEvidence
 
 from ..models import StatusUpdate
 from .histories import CONFIDENCES, EPOCH, NO_PROGRESS, NOTES, STATUSES, Packed
@@ -143,11 +143,15 @@ class Writer:
                 for measure, day, second, evidence in attached
             )
             self._insert(stage, 4, rows)
+            # Each cites its evidence's revision 1, written before (generate.py).
             cursor.execute(
-                f"INSERT INTO {table(StatusUpdateEvidence)} (status_update_id, evidence_id) "
-                f"SELECT u.id, s.evidence_id FROM {stage} AS s JOIN {table(StatusUpdate)} AS u "
+                f"INSERT INTO {table(StatusUpdateEvidence)} "
+                "(status_update_id, evidence_id, revision_id) "
+                f"SELECT u.id, s.evidence_id, r.id FROM {stage} AS s "
+                f"JOIN {table(StatusUpdate)} AS u "
                 "ON u.measure_id = s.measure_id AND u.effective_date = s.effective_date "
-                "AND u.recorded_at = s.recorded_at"
+                f"AND u.recorded_at = s.recorded_at JOIN {table(EvidenceRevision)} AS r "
+                "ON r.evidence_id = s.evidence_id AND r.version = 1"
             )
             count = cursor.rowcount
             cursor.execute(f"DROP TABLE {stage}")

@@ -16,7 +16,9 @@ OVERFLOW = """() => {
   const wide = [];
   if (doc.scrollWidth > doc.clientWidth) wide.push(['page', doc.scrollWidth, doc.clientWidth]);
   for (const box of document.querySelectorAll('#changelist .results, .inline-related .tabular')) {
-    if (box.scrollWidth > box.clientWidth + 1) wide.push([box.className, box.scrollWidth, box.clientWidth]);
+    if (box.scrollWidth > box.clientWidth + 1) {
+      wide.push([box.className, box.scrollWidth, box.clientWidth]);
+    }
   }
   return wide;
 }"""

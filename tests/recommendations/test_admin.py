@@ -4,6 +4,7 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
+from evidence.models import EvidenceRevision
 from recommendations.choices import Status
 from recommendations.models import IdempotencyKey, Measure, ReportSnapshot, StatusUpdate
 from tests.conftest import empty_inlines
@@ -43,8 +44,12 @@ def test_every_admin_list_and_add_page_renders(admin_client, model):
 
     assert listing.status_code == 200
     # Published reports come from the status_report command, keys from API requests.
-    # Sign-in records are django-axes's own, read-only; so is the audit trail.
-    read_only = model in (ReportSnapshot, IdempotencyKey) or opts.app_label in ("axes", "audit")
+    # Sign-in records are django-axes's own, read-only; so is the audit trail; evidence
+    # revisions come from saves.
+    read_only = model in (ReportSnapshot, IdempotencyKey, EvidenceRevision) or opts.app_label in (
+        "axes",
+        "audit",
+    )
     assert adding.status_code == (403 if read_only else 200)
 
 
