@@ -27,6 +27,8 @@ from .models import (
     EvidenceRisk,
     EvidenceScenario,
     Source,
+    date_text,
+    figure_text,
     localized_value,
 )
 from .revisions import LINKS as REVISION_LINKS
@@ -65,8 +67,25 @@ class SourceAdmin(admin.ModelAdmin):
     list_display = ("title", "authors", "kind", "year", "reliability", "evidence_count")
     list_filter = ("kind", "reliability", "year")
     search_fields = ("key", "title", "authors", "venue", "citation", "note_zh", "note_en")
-    readonly_fields = ("version", "created_at", "updated_at")
+    readonly_fields = ("version", "created_at", "updated_at", "evidence_from_it")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    @admin.display(description=_("evidence drawn from this source"))
+    def evidence_from_it(self, obj):
+        if obj.pk is None:
+            return "–"
+        rows = [
+            (
+                reverse("admin:evidence_evidence_change", args=[item.pk]),
+                date_text(item.date, item.date_precision) or "–",
+                localized(item, "claim")[:160],
+            )
+            for item in obj.evidence.order_by("-date", "id")
+        ]
+        if not rows:
+            return "–"
+        items = format_html_join("", '<li><a href="{}">{}: {}</a></li>', rows)
+        return format_html('<ul class="compact-list">{}</ul>', items)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(evidence_total=Count("evidence"))
@@ -80,8 +99,22 @@ class SourceAdmin(admin.ModelAdmin):
         obj.version = saved.version
 
 
+class FigureForm(forms.ModelForm):
+    """Shows a stored value as people write it (400, not 400.0000000000)."""
+
+    class Meta:
+        model = EvidenceFigure
+        fields = ("order", "value", "unit", "qualifier", "measures_zh", "measures_en")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["value"] = figure_text(self.instance.value)
+
+
 class FigureInline(admin.TabularInline):
     model = EvidenceFigure
+    form = FigureForm
     extra = 0
     max_num = settings.EVIDENCE_MAX_FIGURES  # the service refuses more
 
@@ -166,7 +199,7 @@ LINK_LISTS = {model: name for name, (model, target) in services.LINK_MODELS.item
 @admin.register(Evidence)
 class EvidenceAdmin(SafeAutocomplete, admin.ModelAdmin):
     form = VersionedForm
-    list_display = ("claim", "source", "attribution", "date", "location", "figure_count")
+    list_display = ("claim", "source_title", "attribution", "dated", "figure_count")
     list_filter = (
         "attribution",
         "source__kind",
@@ -209,6 +242,19 @@ class EvidenceAdmin(SafeAutocomplete, admin.ModelAdmin):
     @admin.display(description=_("figures"), ordering="figure_total")
     def figure_count(self, obj):
         return obj.figure_total
+
+    @admin.display(description=_("source"), ordering="source__title")
+    def source_title(self, obj):
+        title = obj.source.title
+        return format_html(
+            '<span title="{}">{}</span>',
+            str(obj.source),
+            title[:60] + ("…" if len(title) > 60 else ""),
+        )
+
+    @admin.display(description=_("date"), ordering="date")
+    def dated(self, obj):
+        return date_text(obj.date, obj.date_precision) or "–"
 
     def save_model(self, request, obj, form, change):
         pass  # saved with its figures and links in save_related, in one service call

@@ -4,8 +4,9 @@ risks, scenarios and innovation mechanisms they bear on."""
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
 from recommendations.models import (
     InnovationMechanism,
@@ -25,6 +26,26 @@ def valid(field: str, choices: type[models.TextChoices]) -> models.CheckConstrai
         condition=Q(**{f"{field}__in": choices.values}),
         name=f"%(app_label)s_%(class)s_{field}_valid",
     )
+
+
+def figure_text(value) -> str:
+    """A figure's value as people write it: 400, 43.5, 0.0039 (no trailing zeros, no
+    exponent)."""
+    if value is None:
+        return ""
+    text = f"{value.normalize():f}"
+    return "0" if text in ("-0", "") else text
+
+
+def date_text(day, precision: str) -> str:
+    """A date as precise as it is known: 2024 (2024年), 2024-10 (2024年10月), 2024-10-15."""
+    if day is None:
+        return ""
+    if precision == DatePrecision.YEAR:
+        return pgettext("a year alone", "%(year)s") % {"year": day.year}
+    if precision == DatePrecision.MONTH:
+        return formats.date_format(day, "YEAR_MONTH_FORMAT")
+    return formats.date_format(day, "DATE_FORMAT")
 
 
 class Source(models.Model):

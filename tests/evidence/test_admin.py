@@ -2,6 +2,7 @@
 the version, inline figures and links included, and a form left open while someone else
 saved is refused."""
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -162,3 +163,53 @@ def test_adding_a_source_starts_it_at_version_1(analyst_client):
 
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert Source.objects.get().version == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("400", "400"), ("43.5", "43.5"), ("0.0039", "0.0039"), ("1200000", "1200000")],
+)
+def test_a_figure_is_shown_as_people_write_it(analyst_client, value, shown):
+    evidence = EvidenceFactory()
+    services.save_evidence(
+        evidence=evidence,
+        fields={},
+        figures=[{"value": Decimal(value), "measures_zh": "数", "measures_en": "n"}],
+    )
+
+    page = analyst_client.get(reverse("admin:evidence_evidence_change", args=[evidence.pk]))
+
+    assert f'name="figures-0-value" value="{shown}"' in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("precision", "lang", "shown"),
+    [
+        ("year", "en", "2024"),
+        ("year", "zh-hans", "2024年"),
+        ("month", "en", "2024-10"),
+        ("month", "zh-hans", "2024年10月"),
+        ("day", "zh-hans", "2024-10-15"),
+    ],
+)
+def test_the_evidence_list_shows_a_date_as_precise_as_it_is_known(
+    analyst_client, precision, lang, shown
+):
+    EvidenceFactory(date=date(2024, 10, 15), date_precision=precision)
+
+    page = analyst_client.get(
+        reverse("admin:evidence_evidence_changelist"), HTTP_ACCEPT_LANGUAGE=lang
+    )
+
+    assert f'<td class="field-dated">{shown}</td>' in page.content.decode()
+
+
+def test_a_sources_page_lists_the_evidence_drawn_from_it(analyst_client):
+    source = SourceFactory()
+    EvidenceFactory(
+        source=source, claim_en="Two pilots ran", date=date(2025, 3, 1), date_precision="month"
+    )
+
+    page = analyst_client.get(reverse("admin:evidence_source_change", args=[source.pk]))
+
+    assert "2025-03: Two pilots ran" in page.content.decode()
