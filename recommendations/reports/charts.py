@@ -172,7 +172,7 @@ def progress_lines(report: StatusReport, lang: str) -> SafeString:
     for index, pillar in enumerate(report.pillars):
         series.append(
             (
-                f"{pillar.number}. {_clip(_title(pillar, lang), 40)}",
+                f"{pillar.number}. {_clip(_title(pillar, lang), 90)}",
                 LINE_COLOURS[index % len(LINE_COLOURS)],
                 1.5,
                 [p.pillars.get(str(pillar.number)) for p in points],
