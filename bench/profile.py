@@ -130,7 +130,7 @@ KEY_FRAMES = [
         "report",
     ),
     (
-        "report:   changes_of (one Change per update)",
+        "report:   changes_of (one Change per change)",
         r"^recommendations/reports/status\.py",
         r"(^|\.)changes_of$",
         "report",
@@ -376,8 +376,6 @@ def report_stages(spec: dict) -> dict:
         def wrapper(*args, **kwargs):
             began = clocks()
             result = original(*args, **kwargs)
-            if name == "changes_of":  # a generator: time its consumption
-                result = list(result)
             book(label, began)
             return result
 
@@ -386,10 +384,10 @@ def report_stages(spec: dict) -> dict:
     parts = [
         (gather, "measures", "gather.measures (20k rows)"),
         (gather, "states_on", "gather.states_on x2 (LATERAL)"),
-        (gather, "updates_in", "gather.updates_in (the period's updates)"),
+        (gather, "changes_in", "gather.changes_in (the period's changes, compared in SQL)"),
         (gather, "update_evidence", "gather.update_evidence"),
         (gather, "latest_recording", "gather.latest_recording"),
-        (report, "changes_of", "changes_of (a Change per update)"),
+        (report, "changes_of", "changes_of (a Change per change)"),
         (report, "overviews", "overviews"),
         (report, "risk_coverage", "risk_coverage (+ risks, links queries)"),
         (report, "added_evidence", "added_evidence"),
@@ -409,25 +407,25 @@ def report_stages(spec: dict) -> dict:
         book("render_json (orjson, indent 2)", began)
         total = sum(v[0] for v in spent.values())
         if best is None or total < best[0]:
-            updates = sum(len(group.updates) for group in built.changes)
+            updates = sum(len(group.updates) for group in built.changes)  # changes listed
             best = (total, {k: list(v) for k, v in spent.items()}, updates, len(text))
         del built, text
     _, figures, updates, size = best
-    # The period's updates once more: psycopg's fetch alone, then the NamedTuples.
+    # The period's changes once more: psycopg's fetch alone, then the NamedTuples.
     with CaptureQueriesContext(connection) as queries:
-        gather.updates_in(since, until)
+        gather.changes_in(since, until)
     sql = queries.captured_queries[-1]["sql"]
     with connection.cursor() as cursor:
         began = clocks()
         cursor.execute(sql)
         rows = cursor.fetchall()
-        book("  updates_in: execute + fetchall (psycopg)", began)
+        book("  changes_in: execute + fetchall (psycopg)", began)
         began = clocks()
-        list(map(gather.Update._make, rows))
-        book("  updates_in: Update._make per row", began)
+        list(map(gather.Change._make, (row[:-3] for row in rows)))
+        book("  changes_in: Change._make per row", began)
     for name in (
-        "  updates_in: execute + fetchall (psycopg)",
-        "  updates_in: Update._make per row",
+        "  changes_in: execute + fetchall (psycopg)",
+        "  changes_in: Change._make per row",
     ):
         figures[name] = spent[name]
     return {

@@ -13,6 +13,7 @@ from openapi_schema_validator import OAS30ReadValidator, OAS30WriteValidator, oa
 from openapi_spec_validator import validate
 
 from recommendations.choices import Status
+from recommendations.models import ReportSnapshot
 from tests.conftest import api_token
 from tests.factories import MeasureFactory, SourceFactory
 from tests.recommendations.test_reports import SINCE, UNTIL, history  # noqa: F401 (a fixture)
@@ -444,6 +445,7 @@ def test_a_status_report_is_exactly_its_component(schema, analyst_api):
 
     assert response.status_code == 200
     assert report["changes"] and report["stalled"] and report["evidence_added"]["items"] == []
+    assert report["schema_version"] == 3 and report["reconfirmations"]["measures"]
     assert component(schema, "StatusReport")["properties"]["schema_version"] == {
         "$ref": "#/components/schemas/SchemaVersionEnum"
     }
@@ -468,6 +470,47 @@ def test_a_published_report_refers_to_the_status_report(schema, analyst_api):
 
     validator(schema, "ReportSnapshotDetail").validate(detail)
     assert_exact(schema, {"$ref": "StatusReport"}, detail["report"])
+
+
+def as_published_in(version: int, report: dict) -> dict:
+    """`report` (schema_version 3) as a snapshot of `version` holds it: without what later
+    versions added."""
+    old = {key: value for key, value in report.items() if key != "reconfirmations"}
+    old["schema_version"] = version
+    if version == 1:
+        for block in [old["overview"], *old["pillars"]]:
+            for side in ("since", "until", "change"):
+                block[side] = {k: v for k, v in block[side].items() if k != "assessed"}
+    return old
+
+
+@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.usefixtures("history")
+def test_snapshots_published_in_earlier_versions_still_match_the_component(
+    schema, analyst_api, version
+):
+    current = analyst_api.get(
+        reverse("report-preview"), {"since": SINCE.isoformat(), "until": UNTIL.isoformat()}
+    ).json()
+    published = json.dumps(as_published_in(version, current))
+    snapshot = ReportSnapshot.objects.create(
+        since=SINCE,
+        until=UNTIL,
+        version=1,
+        report_json=published,
+        sha256=ReportSnapshot.digest(published),
+        **dict.fromkeys(["markdown_en", "markdown_zh", "html_en", "html_zh", "csv"], ""),
+    )
+
+    # The test client checks every response against the schema, this one included.
+    detail = analyst_api.get(reverse("report-detail", args=[snapshot.pk]))
+
+    assert detail.status_code == 200
+    assert detail.json()["report"]["schema_version"] == version
+    assert "reconfirmations" not in detail.json()["report"]
+    validator(schema, "StatusReport").validate(detail.json()["report"])
+    assert "reconfirmations" not in component(schema, "StatusReport")["required"]
+    assert "assessed" not in component(schema, "StateSummary")["required"]
 
 
 def test_operations_are_tagged_by_resource_and_tags_are_described(schema):

@@ -1,5 +1,5 @@
-"""The shape of a status report's JSON (schema_version 2; published version-1 reports lack
-only what is marked "since schema_version 2"), for the OpenAPI schema: one
+"""The shape of a status report's JSON (schema_version 3; published reports of versions 1
+and 2 lack only what is marked "since schema_version 2" or "3"), for the OpenAPI schema: one
 serializer per dataclass of reports/status.py, the fields in the same order. They describe
 render_json's output and are never used to write it; a test validates real reports against
 the schema they give."""
@@ -80,7 +80,24 @@ class ReportPillarChangesSerializer(serializers.Serializer):
     pillar = serializers.IntegerField()
     title_zh = serializers.CharField()
     title_en = serializers.CharField()
-    updates = ReportChangeSerializer(many=True)
+    updates = ReportChangeSerializer(
+        many=True,
+        help_text="Updates whose status or progress differs from the entry before them, in "
+        "history order (schema_version 3); every update of the period before it.",
+    )
+
+
+class ReportReconfirmationSerializer(MeasureRefSerializer):
+    count = serializers.IntegerField(
+        help_text="Updates of the measure in the period that repeated the status and progress "
+        "in force."
+    )
+    latest = serializers.DateField(help_text="The latest effective date among them.")
+
+
+class ReportReconfirmationsSerializer(serializers.Serializer):
+    total = serializers.IntegerField(help_text="Re-confirmations of all measures.")
+    measures = ReportReconfirmationSerializer(many=True, help_text="By pillar, then code.")
 
 
 class ReportMeasureStateSerializer(MeasureRefSerializer):
@@ -164,11 +181,12 @@ class ReportProgressPointSerializer(serializers.Serializer):
 
 class StatusReportSerializer(serializers.Serializer):
     """A status report as published: the same report always renders to the same bytes.
-    schema_version 2 (current) adds `assessed` to every summary, gives the progress series
-    every month end, and flags a risk uncovered exactly when no measure covers it; published
-    snapshots keep the version they were written in."""
+    schema_version 3 (current) lists as changes only the updates that changed a status or
+    progress and counts the others in `reconfirmations`; 2 added `assessed` to every summary,
+    gave the progress series every month end, and flagged a risk uncovered exactly when no
+    measure covers it. Published snapshots keep the version they were written in."""
 
-    schema_version = serializers.ChoiceField(choices=[(1, "1"), (2, "2")])
+    schema_version = serializers.ChoiceField(choices=[(1, "1"), (2, "2"), (3, "3")])
     report = serializers.ChoiceField(choices=[("status", "status")])
     period = ReportPeriodSerializer()
     history_recorded_through = serializers.DateTimeField(
@@ -177,6 +195,11 @@ class StatusReportSerializer(serializers.Serializer):
     overview = ReportOverviewSerializer()
     pillars = ReportPillarSerializer(many=True)
     changes = ReportPillarChangesSerializer(many=True)
+    reconfirmations = ReportReconfirmationsSerializer(
+        required=False,
+        help_text="Per measure, the updates that re-confirmed the state in force: counted, not "
+        "listed. Since schema_version 3.",
+    )
     newly_implemented = ReportMeasureStateSerializer(many=True)
     regressions = ReportChangeSerializer(many=True)
     stalled = ReportStalledSerializer(many=True)

@@ -23,6 +23,7 @@ from config.api import COMMON_PARAMS, check_query_params
 from config.openapi import ERROR_RESPONSES, ERRORS_READ, with_errors
 
 from ..models import ReportSnapshot, StatusUpdate
+from ..reports import gather
 from ..reports.render import EXTENSIONS, FORMATS, LANGUAGES, MEDIA_TYPES, render
 from ..reports.snapshots import LOCALIZED_FORMATS, SNAPSHOT_FILES, STORED_TEXTS, snapshot_filename
 from ..reports.status import PERIODS, build_status_report, last_complete_period
@@ -100,8 +101,8 @@ class PreviewSerializer(FileSerializer):
         return attrs
 
 
-# What listing one status update costs a preview in each format, against JSON's: rendering
-# HTML takes about five times as long per update, Markdown about twice (bench/README.md).
+# What listing one change costs a preview in each format, against JSON's: rendering HTML
+# takes about five times as long per listed entry, Markdown about twice (bench/README.md).
 PREVIEW_COST = {"json": 1, "csv": 1, "markdown": 2, "html": 5}
 
 
@@ -122,13 +123,20 @@ def too_large(what: str, limit: int) -> serializers.ValidationError:
 
 
 def check_preview_size(since, until, fmt: str) -> None:
-    """Refuse, with a 400, a preview that would cost a web request more than
-    REPORT_PREVIEW_MAX_UPDATES updates' worth of work in `fmt`, before any of it is done: the
-    count stops at the limit, so this costs one bounded query. The command has no limit."""
+    """Refuse, with a 400, a preview that would list more than REPORT_PREVIEW_MAX_UPDATES
+    changes' worth of work in `fmt`, before the report is built. The command has no limit.
+
+    Cheap first: a period holding no more status updates than the limit cannot hold more
+    changes (a count that stops at the limit, read from the effective-date index). Only a
+    larger period has its changes counted: the report's own comparison, done by the database
+    and stopping at the limit, with no row sent; its cost grows with the period's updates.
+    """
     limit = settings.REPORT_PREVIEW_MAX_UPDATES // PREVIEW_COST[fmt]
     held = StatusUpdate.objects.filter(effective_date__gt=since, effective_date__lte=until)
-    if held[limit : limit + 1].exists():
-        raise too_large(_("status updates"), limit)
+    if not held[limit : limit + 1].exists():
+        return
+    if gather.count_changes(since, until, limit=limit) > limit:
+        raise too_large(_("changes of status or progress"), limit)
 
 
 def check_preview_bytes(text: str) -> bytes:
@@ -227,7 +235,8 @@ class ReportSnapshotViewSet(ReadOnlyViewSet):
         summary="Compute a status report without saving it",
         description="The status report of a period, computed now and not saved: the last "
         "complete `period` (default quarter), or `since` and `until` (both or neither). A "
-        "period holding more than REPORT_PREVIEW_MAX_UPDATES status updates is refused (400).",
+        "period holding more than REPORT_PREVIEW_MAX_UPDATES changes of status or progress "
+        "(weighted by format) is refused (400).",
         parameters=[
             OpenApiParameter("since", OpenApiTypes.DATE, description="Start (exclusive)."),
             OpenApiParameter("until", OpenApiTypes.DATE, description="End (inclusive)."),

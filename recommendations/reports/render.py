@@ -50,7 +50,9 @@ def render_json(report: StatusReport) -> str:
 
 
 def render_csv(report: StatusReport) -> str:
-    """One row per measure: its status and progress as of `since` and `until`."""
+    """One row per measure: its status and progress as of `since` and `until`, and how many
+    updates in the period re-confirmed its state (and the latest of them)."""
+    reconfirmed = {r.measure: r for r in report.reconfirmations.measures}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(
@@ -65,6 +67,8 @@ def render_csv(report: StatusReport) -> str:
             "progress_until",
             "progress_change",
             "status_changed",
+            "reconfirmations",
+            "last_reconfirmed",
         ]
     )
     for m in report.measures:
@@ -80,6 +84,8 @@ def render_csv(report: StatusReport) -> str:
                 blank(m.progress_until),
                 blank(m.progress_change),
                 str(m.status_since != m.status_until).lower(),
+                reconfirmed[m.measure].count if m.measure in reconfirmed else 0,
+                reconfirmed[m.measure].latest.isoformat() if m.measure in reconfirmed else "",
             ]
         )
     return out.getvalue()
@@ -167,6 +173,23 @@ def uncovered_flag() -> str:
     return _("uncovered: no mitigating measure is partially implemented or implemented yet")
 
 
+def changes_rule() -> str:
+    return _(
+        "A change is an update whose status or progress differs from the entry before it. "
+        "Updates that repeat the status and progress in force are re-confirmations: counted "
+        "per measure below, not listed."
+    )
+
+
+def reconfirmations_line(report: StatusReport) -> str:
+    count = report.reconfirmations.total
+    return ngettext(
+        "%(count)s update in the period re-confirmed the status and progress in force.",
+        "%(count)s updates in the period re-confirmed the status and progress in force.",
+        count,
+    ) % {"count": count}
+
+
 def render_markdown(report: StatusReport, lang: str = "en") -> str:
     with translation.override("zh-hans" if lang == "zh" else "en"):
         return "\n".join(_markdown(report, lang)) + "\n"
@@ -217,8 +240,10 @@ def _markdown(report: StatusReport, lang: str):
     yield ""
     yield "## " + _("Changes")
     yield ""
+    yield changes_rule()
+    yield ""
     if not report.changes:
-        yield _("No status update took effect in the period.")
+        yield _("No status or progress changed in the period.")
         yield ""
     for group in report.changes:
         yield f"### {group.pillar}. {title(group, lang)}"
@@ -241,6 +266,16 @@ def _markdown(report: StatusReport, lang: str):
             for e in c.evidence:
                 claim = e["claim_zh"] if lang == "zh" else e["claim_en"]
                 yield f"  - {evidence_word}: {md(claim, indent=4)}"
+        yield ""
+    yield "## " + _("Re-confirmations")
+    yield ""
+    yield reconfirmations_line(report)
+    yield ""
+    if report.reconfirmations.measures:
+        yield f"| {_('measure')} | {_('re-confirmations')} | {_('last re-confirmed')} |"
+        yield "| --- | ---: | ---: |"
+        for r in report.reconfirmations.measures:
+            yield f"| **{md(r.measure)}** {title(r, lang)} | {r.count} | {r.latest.isoformat()} |"
         yield ""
     sections = [
         (
@@ -358,6 +393,8 @@ def render_html(report: StatusReport, lang: str = "en") -> str:
                 "mean_since": mean_over(report.overview.since),
                 "mean_until": mean_over(report.overview.until),
                 "coverage_rule": coverage_rule(),
+                "changes_rule": changes_rule(),
+                "reconfirmations_line": reconfirmations_line(report),
                 "uncovered_flag": uncovered_flag(),
                 "evidence_by_kind": [
                     (kind_label(kind), count)

@@ -1,5 +1,7 @@
 """The periodic status report: what moved in a period (since, until], where each pillar
-stands, what is stuck or late, and which risks no measure is working against.
+stands, what is stuck or late, and which risks no measure is working against. It lists
+changes (updates whose status or progress differs from the entry before them) and counts,
+per measure, the updates that re-confirmed the state in force.
 
 build_status_report() gathers everything with a fixed number of set-based queries, whatever
 the number of measures and updates; the renderers (render.py) turn the result into JSON,
@@ -27,7 +29,9 @@ from . import gather
 
 # 2: a summary says how many measures its mean progress is over (`assessed`), the progress
 # series has every month end, and a risk is uncovered exactly when its coverage is 0.
-SCHEMA_VERSION = 2
+# 3: `changes` lists only updates that changed a status or progress; `reconfirmations`
+# counts the others per measure.
+SCHEMA_VERSION = 3
 PERIODS = ("month", "quarter", "year")
 # At most this many dates in the progress-over-time series: every month end of twenty years.
 # The series is replayed in memory, so a point costs no query.
@@ -71,7 +75,8 @@ class MeasureRef:
 
 @dataclass(slots=True)
 class Change(MeasureRef):
-    """One status update effective in the period, with the state it moved from."""
+    """A status update effective in the period whose status or progress differs from the
+    entry before it in history order, with that entry's state (what it moved from)."""
 
     effective_date: date
     recorded_at: datetime
@@ -94,6 +99,20 @@ class PillarChanges:
     title_zh: str
     title_en: str
     updates: list[Change]
+
+
+@dataclass(slots=True)
+class Reconfirmation(MeasureRef):
+    """A measure's updates in the period that repeated the status and progress in force."""
+
+    count: int
+    latest: date  # the latest effective date among them
+
+
+@dataclass(slots=True)
+class Reconfirmations:
+    total: int
+    measures: list[Reconfirmation]  # by pillar, then code
 
 
 @dataclass(slots=True)
@@ -179,6 +198,7 @@ class StatusReport:
     overview: Overview
     pillars: list[PillarOverview]
     changes: list[PillarChanges]
+    reconfirmations: Reconfirmations
     newly_implemented: list[MeasureState]
     regressions: list[Change]
     stalled: list[Stalled]
@@ -271,10 +291,11 @@ def build_status_report(
     that ends before it starts. `step` is called as each part is done (for progress bars).
 
     Ten queries whatever the size of the data or of the period: the measures, the pillars,
-    the states on `since` and on `until`, the updates effective in the period (each one's
-    predecessor is the one before it there, or the state on `since`) and their evidence, the
-    latest recording, the risks and their links, the evidence added. The progress series
-    replays the period's updates over the state on `since`, so it costs no query.
+    the states on `since` and on `until`, the period's changes with the re-confirmations
+    counted (the database compares each update with the entry before it) and the evidence
+    of its updates, the latest recording, the risks and their links, the evidence added. The
+    progress series replays the changes over the state on `since` (a re-confirmation moves
+    nothing), so it costs no query.
     """
     if since >= until:
         raise ValidationError({"until": _("The period must end after it starts.")})
@@ -286,20 +307,17 @@ def build_status_report(
     live = [m for m in measures.values() if not m.archived and m.id in after]
     step("states")
 
-    updates = gather.updates_in(since, until)  # in history order
+    moves, reconfirmed = gather.changes_in(since, until)  # in history order
     evidence = gather.update_evidence(since, until)
     by_measure = defaultdict(list)
-    for update in updates:
-        by_measure[update.measure_id].append(update)
+    for move in moves:
+        by_measure[move.measure_id].append(move)
     in_order = sorted(by_measure, key=lambda pk: (measures[pk].pillar, measures[pk].code))
-    changes = list(
-        changes_of(
-            [u for pk in in_order for u in by_measure[pk]],
-            before,
-            measures,
-            evidence,
-            period_bounds(since, until)[1],
-        )
+    changes = changes_of(
+        [c for pk in in_order for c in by_measure[pk]],
+        measures,
+        evidence,
+        period_bounds(since, until)[1],
     )
     grouped = defaultdict(list)
     for change in changes:
@@ -327,6 +345,7 @@ def build_status_report(
             )
             for n in sorted(grouped)
         ],
+        reconfirmations=reconfirmations(reconfirmed, measures),
         newly_implemented=[
             m
             for m in states
@@ -358,7 +377,7 @@ def build_status_report(
         ],
         risks=risk_coverage(measures, after),
         evidence_added=evidence_added,
-        progress_over_time=progress_series(live, before, updates, series_dates(since, until)),
+        progress_over_time=progress_series(live, before, moves, series_dates(since, until)),
         measures=states,
     )
 
@@ -402,44 +421,57 @@ def overviews(live, before: dict, after: dict, pillars: list[Pillar]):
     ]
 
 
-def changes_of(updates, before: dict, measures: dict, evidence: dict, period_end: datetime):
-    """A Change per update (given by measure, then in history order), each with the state it
-    moved from: the update before it in the period, or the measure's state on `since`.
-    `period_end` is the instant the period ends: an update recorded later is late news.
+def changes_of(
+    moves: list[gather.Change], measures: dict, evidence: dict, period_end: datetime
+) -> list[Change]:
+    """A Change per change of the period (given by measure, then in history order).
+    `period_end` is the instant the period ends: a change recorded later is late news.
 
-    This runs once per update of the period (hundreds of thousands at national scale), so
-    it builds each Change positionally, in the order of its fields.
+    This runs once per change of the period (tens of thousands at national scale), so it
+    builds each Change positionally, in the order of its fields.
     """
     stage = STAGE.get
     # In UTC, like the recorded times: comparing datetimes of one zone is fast.
     period_end = period_end.astimezone(UTC)
-    previous_measure, previous, head = None, None, ()
-    for update in updates:
-        if update.measure_id != previous_measure:
-            previous_measure, previous = update.measure_id, before.get(update.measure_id)
+    result, previous_measure, head = [], None, ()
+    for move in moves:
+        if move.measure_id != previous_measure:
+            previous_measure = move.measure_id
             measure = measures[previous_measure]
             head = (measure.code, measure.pillar, measure.title_zh, measure.title_en)
-        from_status = previous.status if previous else None
-        from_progress = previous.progress if previous else None
-        progress = update.progress
-        was, now = stage(from_status), stage(update.status)
-        yield Change(
-            *head,
-            update.effective_date,
-            update.recorded_at,
-            update.recorded_at >= period_end,
-            from_status,
-            update.status,
-            from_progress,
-            progress,
-            None if progress is None or from_progress is None else progress - from_progress,
-            was is not None and now is not None and now < was,  # choices.is_regression
-            update.confidence,
-            update.note,
-            update.recorded_by,
-            evidence.get(update.id, []),
+        from_progress, progress = move.from_progress, move.progress
+        was, now = stage(move.from_status), stage(move.status)
+        result.append(
+            Change(
+                *head,
+                move.effective_date,
+                move.recorded_at,
+                move.recorded_at >= period_end,
+                move.from_status,
+                move.status,
+                from_progress,
+                progress,
+                None if progress is None or from_progress is None else progress - from_progress,
+                was is not None and now is not None and now < was,  # choices.is_regression
+                move.confidence,
+                move.note,
+                move.recorded_by,
+                evidence.get(move.id, []),
+            )
         )
-        previous = update
+    return result
+
+
+def reconfirmations(reconfirmed: dict, measures: dict) -> Reconfirmations:
+    """The re-confirmations of each measure that had any, by pillar and code."""
+    in_order = sorted(reconfirmed, key=lambda pk: (measures[pk].pillar, measures[pk].code))
+    rows = [
+        Reconfirmation(
+            **ref(measures[pk]), count=reconfirmed[pk].count, latest=reconfirmed[pk].latest
+        )
+        for pk in in_order
+    ]
+    return Reconfirmations(total=sum(r.count for r in rows), measures=rows)
 
 
 def reassessment_due(live, after: dict, until: date) -> list[ReassessmentDue]:
@@ -520,14 +552,15 @@ def added_evidence(since: date, until: date) -> EvidenceAdded:
     )
 
 
-def progress_series(live, before: dict, updates, days: list[date]) -> list[ProgressPoint]:
+def progress_series(live, before: dict, moves, days: list[date]) -> list[ProgressPoint]:
     """Mean progress overall and per pillar on each of `days`, by replaying the period's
-    updates (given in history order) over the states on `since`."""
+    changes (given in history order) over the states on `since`: the updates left out
+    re-confirmed the progress in force."""
     progress = {m.id: (before[m.id].progress if m.id in before else None) for m in live}
     tracked = {m.id: m.id in before for m in live}
     pillar = {m.id: m.pillar for m in live}
-    # The period's updates of live measures, in the order they take effect (as given).
-    timeline = [u for u in updates if u.measure_id in progress]
+    # The period's changes of live measures, in the order they take effect (as given).
+    timeline = [u for u in moves if u.measure_id in progress]
     points, position = [], 0
     for day in days:
         while position < len(timeline) and timeline[position].effective_date <= day:

@@ -2,8 +2,11 @@
 
     measure  target      history (effective date: status progress)     06-30 → 09-30
     1.1      2026-12-31  05-01 planned 10, 07-10 in_progress 40,
+                         08-01 and 08-20 in_progress 40 (re-confirmed),
                          09-01 partially 70                             planned → partially
-    1.2      2026-06-30  06-01 in_progress 50, 08-15 planned 20         in_progress → planned
+    1.2      2026-06-30  06-01 in_progress 50, 07-01 in_progress 50
+                         (re-confirms the state on 06-30), 08-15 planned 20
+                                                                        in_progress → planned
     1.3                  02-01 planned 10, 04-01 stalled 10 ("budget")  stalled → stalled
     2.1                  03-01 in_progress 30, 09-20 implemented 100,
                          08-01 partially 60 recorded last (back-dated)  in_progress → implemented
@@ -95,8 +98,11 @@ def history():
     }
     record(m["1.1"], Status.PLANNED, 10, date(2026, 5, 1))
     record(m["1.1"], Status.IN_PROGRESS, 40, date(2026, 7, 10))
+    record(m["1.1"], Status.IN_PROGRESS, 40, date(2026, 8, 1))
+    record(m["1.1"], Status.IN_PROGRESS, 40, date(2026, 8, 20))
     record(m["1.1"], Status.PARTIALLY_IMPLEMENTED, 70, date(2026, 9, 1))
     record(m["1.2"], Status.IN_PROGRESS, 50, date(2026, 6, 1))
+    record(m["1.2"], Status.IN_PROGRESS, 50, date(2026, 7, 1))
     record(m["1.2"], Status.PLANNED, 20, date(2026, 8, 15), note="Funding cut; re-planning.")
     record(m["1.3"], Status.PLANNED, 10, date(2026, 2, 1))
     record(m["1.3"], Status.STALLED, 10, date(2026, 4, 1), note="Waiting for the budget.")
@@ -147,7 +153,7 @@ def test_each_pillar_stands_where_its_measures_do(report):
     assert second.change.mean_progress == 70.0
 
 
-def test_changes_are_the_updates_effective_in_the_period_with_where_they_moved_from(report):
+def test_changes_are_the_updates_of_the_period_that_moved_status_or_progress(report):
     changes = [
         (c.measure, c.effective_date.isoformat(), c.from_status, c.to_status, c.progress_change)
         for group in report.changes
@@ -163,6 +169,84 @@ def test_changes_are_the_updates_effective_in_the_period_with_where_they_moved_f
         ("2.2", "2026-07-05", "not_assessed", "planned", None),
     ]
     assert [group.pillar for group in report.changes] == [1, 2]
+
+
+def test_re_confirmations_are_counted_per_measure_not_listed(report):
+    listed = [(c.measure, c.effective_date) for g in report.changes for c in g.updates]
+
+    assert ("1.1", date(2026, 8, 1)) not in listed and ("1.2", date(2026, 7, 1)) not in listed
+    assert report.reconfirmations.total == 3
+    assert [(r.measure, r.pillar, r.count, r.latest) for r in report.reconfirmations.measures] == [
+        ("1.1", 1, 2, date(2026, 8, 20)),
+        ("1.2", 1, 1, date(2026, 7, 1)),
+    ]
+
+
+def changes_and_reconfirmations(measure_code, since=SINCE, until=UNTIL):
+    report = build_status_report(since=since, until=until)
+    changes = [
+        (c.effective_date, c.from_status, c.from_progress, c.to_status, c.to_progress)
+        for g in report.changes
+        for c in g.updates
+        if c.measure == measure_code
+    ]
+    counted = [
+        (r.count, r.latest) for r in report.reconfirmations.measures if r.measure == measure_code
+    ]
+    return changes, counted
+
+
+def test_the_first_update_of_the_period_compares_with_the_state_on_since(history):
+    moved, repeated = MeasureFactory(code="1.8"), MeasureFactory(code="1.9")
+    for measure in (moved, repeated):
+        record(measure, Status.IN_PROGRESS, 50, date(2026, 6, 1))
+    record(moved, Status.IN_PROGRESS, 60, date(2026, 7, 1))
+    record(repeated, Status.IN_PROGRESS, 50, date(2026, 7, 1))
+
+    assert changes_and_reconfirmations("1.8") == (
+        [(date(2026, 7, 1), "in_progress", 50, "in_progress", 60)],
+        [],
+    )
+    assert changes_and_reconfirmations("1.9") == ([], [(1, date(2026, 7, 1))])
+
+
+def test_a_back_dated_entry_is_compared_in_the_order_of_effective_dates(history):
+    measure = MeasureFactory(code="1.8")
+    record(measure, Status.IN_PROGRESS, 30, date(2026, 6, 1))
+    record(measure, Status.IN_PROGRESS, 60, date(2026, 8, 1))
+    record(measure, Status.IN_PROGRESS, 60, date(2026, 7, 15))  # back-dated: recorded last
+
+    changes, counted = changes_and_reconfirmations("1.8")
+
+    # In recording order the 08-01 entry would be the change; in history order it repeats
+    # the back-dated one before it.
+    assert changes == [(date(2026, 7, 15), "in_progress", 30, "in_progress", 60)]
+    assert counted == [(1, date(2026, 8, 1))]
+
+
+def test_entries_of_one_effective_date_are_compared_in_commit_order(history):
+    measure = MeasureFactory(code="1.8")
+    record(measure, Status.PLANNED, 10, date(2026, 5, 1))
+    first = record(measure, Status.IN_PROGRESS, 40, date(2026, 8, 1))
+    # A correction of the same day, committed at the same instant: the later id comes after.
+    StatusUpdate.objects.create(
+        measure=measure,
+        status=Status.PLANNED,
+        progress=10,
+        confidence=first.confidence,
+        effective_date=date(2026, 8, 1),
+        recorded_at=first.recorded_at,
+        note="Entered in error.",
+    )
+    record(measure, Status.PLANNED, 10, date(2026, 8, 10), note="Still planned.")
+
+    changes, counted = changes_and_reconfirmations("1.8")
+
+    assert changes == [
+        (date(2026, 8, 1), "planned", 10, "in_progress", 40),
+        (date(2026, 8, 1), "in_progress", 40, "planned", 10),
+    ]
+    assert counted == [(1, date(2026, 8, 10))]
 
 
 def test_a_change_carries_its_note_and_evidence(report):
@@ -298,20 +382,24 @@ def test_every_state_agrees_with_the_api_as_of_listing(report, admin_user):
 
 
 def test_building_a_report_runs_a_fixed_number_of_queries(history, django_assert_num_queries):
-    # 1: measures; 2: pillars; 3–4: states on since and until; 5–6: the period's updates and
-    # their evidence; 7: evidence added; 8: latest recording; 9–10: risks and their links.
-    # The progress series replays the updates: no query.
+    # 1: measures; 2: pillars; 3–4: states on since and until; 5: the period's changes and
+    # re-confirmations, compared by the database; 6: the evidence of the period's updates;
+    # 7: evidence added; 8: latest recording; 9–10: risks and their links. The progress
+    # series replays the changes: no query.
     with django_assert_num_queries(10):
         small = build_status_report(since=SINCE, until=UNTIL)
     for index in range(10):
         measure = MeasureFactory(code=f"1.{index + 10}", pillar=history["1.1"].pillar)
         record(measure, Status.IN_PROGRESS, 20, date(2026, 7, 1))
+        record(measure, Status.IN_PROGRESS, 20, date(2026, 7, 15))
         record(measure, Status.PLANNED, 10, date(2026, 8, 1), note="Back to planning.")
+        record(measure, Status.PLANNED, 10, date(2026, 8, 15))
 
     with django_assert_num_queries(10):
         large = build_status_report(since=date(2025, 12, 31), until=UNTIL)
 
     assert large.overview.until.measures == small.overview.until.measures + 10
+    assert large.reconfirmations.total == small.reconfirmations.total + 20
     assert len(large.progress_over_time) > len(small.progress_over_time)  # a longer period
 
 
@@ -371,6 +459,7 @@ def test_the_json_has_its_documented_top_level_keys_and_is_canonical(report):
         "overview",
         "pillars",
         "changes",
+        "reconfirmations",
         "newly_implemented",
         "regressions",
         "stalled",
@@ -380,6 +469,7 @@ def test_the_json_has_its_documented_top_level_keys_and_is_canonical(report):
         "evidence_added",
     } <= set(data)
     assert data["period"] == {"since": "2026-06-30", "until": "2026-09-30"}
+    assert data["schema_version"] == 3
     assert data["changes"][0]["updates"][0]["measure"] == "1.1"
     assert data["overview"]["until"]["by_status"]["implemented"] == 1
     assert render_json(build_status_report(since=SINCE, until=UNTIL)) == text
@@ -405,6 +495,51 @@ def test_the_csv_has_a_row_per_measure(report):
         "progress_until": "70",
         "progress_change": "60",
     }
+
+
+def test_every_format_shows_the_re_confirmations_of_each_measure(report):
+    data = json.loads(render_json(report))
+    rows = {row["code"]: row for row in csv.DictReader(io.StringIO(render_csv(report)))}
+    markdown, markdown_zh = render_markdown(report, "en"), render_markdown(report, "zh")
+    page, page_zh = render_html(report, "en"), render_html(report, "zh")
+
+    assert data["reconfirmations"] == {
+        "total": 3,
+        "measures": [
+            {
+                "measure": "1.1",
+                "pillar": 1,
+                "title_zh": report.measures[0].title_zh,
+                "title_en": report.measures[0].title_en,
+                "count": 2,
+                "latest": "2026-08-20",
+            },
+            {
+                "measure": "1.2",
+                "pillar": 1,
+                "title_zh": report.measures[1].title_zh,
+                "title_en": report.measures[1].title_en,
+                "count": 1,
+                "latest": "2026-07-01",
+            },
+        ],
+    }
+    assert [(rows[c]["reconfirmations"], rows[c]["last_reconfirmed"]) for c in rows] == [
+        ("2", "2026-08-20"),
+        ("1", "2026-07-01"),
+        ("0", ""),
+        ("0", ""),
+        ("0", ""),
+    ]
+    assert "3 updates in the period re-confirmed the status and progress in force." in markdown
+    assert f"| **1.1** {report.measures[0].title_en} | 2 | 2026-08-20 |" in markdown
+    assert "报告期内有 3 条更新再确认了当时有效的状态和进度。" in markdown_zh
+    assert "| **1.2** " in markdown_zh.split("## 再确认")[1]
+    assert (
+        '<td class="n">2</td><td class="n">2026-08-20</td>' in page
+        and "3 updates in the period re-confirmed" in page
+    )
+    assert "报告期内有 3 条更新再确认了" in page_zh and "2026-07-01</td>" in page_zh
 
 
 @pytest.mark.parametrize(("lang", "heading"), [("en", "## Risk coverage"), ("zh", "## 风险覆盖")])
@@ -653,32 +788,42 @@ def test_the_api_previews_a_report_without_saving_it(report, viewer_api):
     assert not ReportSnapshot.objects.exists()
 
 
-def test_a_preview_of_a_period_too_large_for_a_request_is_a_400(history, viewer_api, settings):
-    period = {"since": "2026-06-30", "until": "2026-09-30"}
-    held = StatusUpdate.objects.filter(
-        effective_date__gt=period["since"], effective_date__lte=period["until"]
+PERIOD = {"since": "2026-06-30", "until": "2026-09-30"}
+
+
+def changes_in_period():
+    report = build_status_report(since=SINCE, until=UNTIL)
+    return sum(len(group.updates) for group in report.changes)
+
+
+def test_a_preview_is_bounded_by_the_changes_it_lists_not_by_the_updates(
+    history, viewer_api, settings
+):
+    listed = changes_in_period()
+    updates = StatusUpdate.objects.filter(
+        effective_date__gt=SINCE, effective_date__lte=UNTIL
     ).count()
 
-    settings.REPORT_PREVIEW_MAX_UPDATES = held
-    just_fits = viewer_api.get(reverse("report-preview"), period)
-    settings.REPORT_PREVIEW_MAX_UPDATES = held - 1
-    too_large = viewer_api.get(reverse("report-preview"), period)
+    settings.REPORT_PREVIEW_MAX_UPDATES = listed
+    just_fits = viewer_api.get(reverse("report-preview"), PERIOD)
+    settings.REPORT_PREVIEW_MAX_UPDATES = listed - 1
+    too_large = viewer_api.get(reverse("report-preview"), PERIOD)
 
+    assert (listed, updates) == (6, 9)  # three updates re-confirm and are not listed
     assert just_fits.status_code == 200
     assert too_large.status_code == 400
     assert "status_report" in too_large.json()["until"][0]
+    assert "5 changes of status or progress" in too_large.json()["until"][0]
     assert not ReportSnapshot.objects.exists()
 
 
-def test_an_html_preview_counts_each_update_five_times(history, viewer_api, settings):
-    period = {"since": "2026-06-30", "until": "2026-09-30", "file": "html"}
-    held = StatusUpdate.objects.filter(
-        effective_date__gt=period["since"], effective_date__lte=period["until"]
-    ).count()
+def test_an_html_preview_counts_each_change_five_times(history, viewer_api, settings):
+    period = {**PERIOD, "file": "html"}
+    listed = changes_in_period()
 
-    settings.REPORT_PREVIEW_MAX_UPDATES = held * 5
+    settings.REPORT_PREVIEW_MAX_UPDATES = listed * 5
     just_fits = viewer_api.get(reverse("report-preview"), period)
-    settings.REPORT_PREVIEW_MAX_UPDATES = held * 5 - 1
+    settings.REPORT_PREVIEW_MAX_UPDATES = listed * 5 - 1
     too_large = viewer_api.get(reverse("report-preview"), period)
     as_json = viewer_api.get(reverse("report-preview"), {**period, "file": "json"})
 
