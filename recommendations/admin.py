@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Max, TextField
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone, translation
 from django.utils.html import format_html, format_html_join
@@ -33,8 +34,17 @@ from .models import (
     Scenario,
     StatusUpdate,
 )
-from .reports.render import FORMATS, LANGUAGES, MEDIA_TYPES
-from .reports.snapshots import LOCALIZED_FORMATS, SNAPSHOT_FILES, STORED_TEXTS, snapshot_filename
+from .reports.limits import check_preview_bytes, check_preview_size, check_publish_size
+from .reports.render import EXTENSIONS, FORMATS, LANGUAGES, MEDIA_TYPES, render
+from .reports.snapshots import (
+    LOCALIZED_FORMATS,
+    SNAPSHOT_FILES,
+    STORED_TEXTS,
+    latest_snapshot,
+    publish_report,
+    snapshot_filename,
+)
+from .reports.status import build_status_report, report_period
 from .selectors import LATEST_FIRST, needing_attention
 from .text import localized
 
@@ -694,6 +704,77 @@ class StatusUpdateAdmin(SafeAutocomplete, admin.ModelAdmin):
         )
 
 
+class ReportPeriodForm(forms.Form):
+    """A report's period, language and format: the status_report command's options."""
+
+    period = forms.ChoiceField(
+        label=_("Period"),
+        required=False,
+        choices=[
+            ("month", _("The last complete month")),
+            ("quarter", _("The last complete quarter")),
+            ("year", _("The last complete year")),
+            ("", _("From “since” to “until” below")),
+        ],
+    )
+    since = forms.DateField(
+        label=_("since (exclusive)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    until = forms.DateField(
+        label=_("until (inclusive)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    lang = forms.ChoiceField(
+        label=_("Language"), choices=[("zh", "中文"), ("en", "English")], required=False
+    )
+    file = forms.ChoiceField(
+        label=_("Format"),
+        choices=[(fmt, DOWNLOAD_LABELS[fmt]) for fmt in ("html", "markdown", "csv", "json")],
+        required=False,
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            dated = cleaned.get("since") or cleaned.get("until")
+            cleaned["since"], cleaned["until"] = report_period(
+                since=cleaned.get("since"),
+                until=cleaned.get("until"),
+                # Dates given win over the period chosen beside them.
+                period=None if dated else cleaned.get("period"),
+                today=timezone.localdate(),
+            )
+        except ValidationError as error:
+            add_service_errors(self, error)
+        cleaned["lang"] = cleaned.get("lang") or current_lang()
+        cleaned["file"] = cleaned.get("file") or "html"
+        return cleaned
+
+
+class PublishForm(forms.Form):
+    """Publishing a previewed period; `force` only for superusers."""
+
+    since = forms.DateField(widget=forms.HiddenInput)
+    until = forms.DateField(widget=forms.HiddenInput)
+    force = forms.BooleanField(
+        label=_("Publish a new version, although this period has a snapshot"), required=False
+    )
+
+    def __init__(self, *args, may_force: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not may_force:
+            del self.fields["force"]
+
+
+def current_lang() -> str:
+    return "zh" if translation.get_language().startswith("zh") else "en"
+
+
 @admin.register(ReportSnapshot)
 class ReportSnapshotAdmin(admin.ModelAdmin):
     """Published status reports: listed, viewed and downloaded; never changed."""
@@ -735,8 +816,127 @@ class ReportSnapshotAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.page_view),
                 name="recommendations_reportsnapshot_page",
             ),
+            path(
+                "report/",
+                self.admin_site.admin_view(self.report_view),
+                name="recommendations_reportsnapshot_report",
+            ),
             *super().get_urls(),
         ]
+
+    def report_view(self, request):
+        """Preview a period's report (in the page, or as a file in any format), and publish it
+        as a snapshot: the command's `status_report` and `--save`, by the same code and
+        within the API preview's bounds. Viewing snapshots lets one preview; publishing needs
+        the publish permission (analysts), and a new version of a period that has one a
+        superuser."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        may_publish = request.user.has_perm("recommendations.publish_reportsnapshot")
+        may_force = request.user.is_superuser
+        if request.method == "POST":
+            if not may_publish:
+                raise PermissionDenied
+            return self.publish(request, may_force)
+        form = ReportPeriodForm(
+            request.GET if "preview" in request.GET else None,
+            initial={"period": "quarter", "lang": current_lang(), "file": "html"},
+        )
+        context = {"form": form, "preview": None, "publish_form": None, "existing": None}
+        if form.is_bound and form.is_valid():
+            data = form.cleaned_data
+            try:
+                answer = self.compute_preview(request, data)
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                if not isinstance(answer, str):
+                    return answer  # a download
+                context["preview"] = answer
+                period = {"since": data["since"], "until": data["until"]}
+                context["existing"] = latest_snapshot(**period)
+                if may_publish:
+                    context["publish_form"] = PublishForm(initial=period, may_force=may_force)
+        return self.render_report_page(request, context, may_publish)
+
+    def compute_preview(self, request, data: dict) -> str | HttpResponse:
+        """The HTML report to show in the page, or the download the form asks for."""
+        fmt = data["file"] if "download" in request.GET else "html"
+        check_preview_size(data["since"], data["until"], fmt)
+        report = build_status_report(since=data["since"], until=data["until"])
+        body = check_preview_bytes(render(report, fmt, data["lang"]))
+        if fmt == "html" and "download" not in request.GET:
+            return body.decode()
+        response = HttpResponse(body, content_type=MEDIA_TYPES[fmt])
+        name = f"status-report_{data['since']}_{data['until']}_preview"
+        if fmt in LOCALIZED_FORMATS:
+            name += f"_{data['lang']}"
+        response["Content-Disposition"] = f'attachment; filename="{name}.{EXTENSIONS[fmt]}"'
+        response["Content-Security-Policy"] = "sandbox"
+        return response
+
+    def publish(self, request, may_force: bool):
+        form = PublishForm(request.POST, may_force=may_force)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                check_publish_size(data["since"], data["until"])
+                snapshot, created = publish_report(
+                    since=data["since"],
+                    until=data["until"],
+                    by=request.user,
+                    force=data.get("force", False),
+                )
+            except ValidationError as error:
+                self.message_user(request, " ".join(error.messages), messages.ERROR)
+            else:
+                if created:
+                    self.message_user(
+                        request,
+                        _("Published %(snapshot)s.") % {"snapshot": snapshot},
+                        messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(
+                        reverse("admin:recommendations_reportsnapshot_change", args=[snapshot.pk])
+                    )
+                self.message_user(
+                    request, self.exists_message(snapshot, may_force), messages.WARNING
+                )
+        else:
+            self.message_user(request, _("Choose a period to publish."), messages.ERROR)
+        query = {"preview": "1", "period": ""}
+        if form.is_valid():
+            query.update(since=form.cleaned_data["since"], until=form.cleaned_data["until"])
+        url = reverse("admin:recommendations_reportsnapshot_report")
+        return HttpResponseRedirect(f"{url}?{urlencode(query)}")
+
+    @staticmethod
+    def exists_message(snapshot, may_force: bool) -> str:
+        text = _(
+            "This period has a snapshot already (%(snapshot)s, generated %(when)s); nothing was "
+            "published."
+        ) % {
+            "snapshot": snapshot,
+            "when": timezone.localtime(snapshot.generated_at).strftime("%Y-%m-%d %H:%M"),
+        }
+        if may_force:
+            text += " " + _("Tick “Publish a new version” to add one.")
+        return text
+
+    def render_report_page(self, request, context: dict, may_publish: bool):
+        return TemplateResponse(
+            request,
+            "admin/recommendations/reportsnapshot/report.html",
+            {
+                **self.admin_site.each_context(request),
+                **context,
+                "opts": self.opts,
+                "title": _("Publish a status report")
+                if may_publish
+                else _("Preview a status report"),
+                "may_publish": may_publish,
+            },
+        )
 
     def download_view(self, request, pk, fmt, lang):
         snapshot = get_object_or_404(ReportSnapshot, pk=pk)

@@ -1,8 +1,9 @@
 """The two working roles, as Django groups whose permissions the admin and the API both check.
 
 - `viewer` reads everything but the API's remembered Idempotency-Keys, and writes nothing.
-- `analyst` also records status updates, edits measures' descriptive fields and links, and
-  creates and edits sources and evidence (but deletes no evidence: history may cite it).
+- `analyst` also records status updates, edits measures' descriptive fields and links,
+  creates and edits sources and evidence (but deletes no evidence: history may cite it), and
+  publishes status reports.
 
 Superusers may do everything. The groups are rebuilt after every `migrate`, so a new model's
 permissions reach them without a manual step.
@@ -31,6 +32,8 @@ ANALYST_WRITES = {
     ("recommendations", "measure"): ("change",),
     ("recommendations", "measureinstitution"): ("add", "change", "delete"),
     ("recommendations", "measurerisk"): ("add", "change", "delete"),
+    # Publish a status report from the admin (a snapshot is never changed or deleted).
+    ("recommendations", "reportsnapshot"): ("publish",),
     ("evidence", "source"): ("add", "change"),
     # Not delete: history may cite a piece of evidence, and what it cited must stay.
     ("evidence", "evidence"): ("add", "change"),

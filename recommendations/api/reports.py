@@ -2,11 +2,9 @@
 
 import json
 
-from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -22,11 +20,11 @@ from rest_framework.reverse import reverse
 from config.api import COMMON_PARAMS, check_query_params
 from config.openapi import ERROR_RESPONSES, ERRORS_READ, with_errors
 
-from ..models import ReportSnapshot, StatusUpdate
-from ..reports import gather
+from ..models import ReportSnapshot
+from ..reports.limits import check_preview_bytes, check_preview_size
 from ..reports.render import EXTENSIONS, FORMATS, LANGUAGES, MEDIA_TYPES, render
 from ..reports.snapshots import LOCALIZED_FORMATS, SNAPSHOT_FILES, STORED_TEXTS, snapshot_filename
-from ..reports.status import PERIODS, build_status_report, last_complete_period
+from ..reports.status import PERIODS, build_status_report, report_period
 from .report_schema import StatusReportSerializer
 from .views import ReadOnlyViewSet
 
@@ -89,63 +87,13 @@ class PreviewSerializer(FileSerializer):
     period = serializers.ChoiceField(choices=PERIODS, required=False)
 
     def validate(self, attrs):
-        since, until = attrs.get("since"), attrs.get("until")
-        if (since is None) != (until is None):
-            raise serializers.ValidationError("Give both since and until, or neither.")
-        if since and attrs.get("period"):
-            raise serializers.ValidationError("Give since and until, or period, not both.")
-        if not since:
-            attrs["since"], attrs["until"] = last_complete_period(
-                attrs.get("period", "quarter"), timezone.localdate()
-            )
+        attrs["since"], attrs["until"] = report_period(
+            since=attrs.get("since"),
+            until=attrs.get("until"),
+            period=attrs.get("period"),
+            today=timezone.localdate(),
+        )
         return attrs
-
-
-# What listing one change costs a preview in each format, against JSON's: rendering HTML
-# takes about five times as long per listed entry, Markdown about twice (bench/README.md).
-PREVIEW_COST = {"json": 1, "csv": 1, "markdown": 2, "html": 5}
-
-
-def too_large(what: str, limit: int) -> serializers.ValidationError:
-    return serializers.ValidationError(
-        {
-            "until": [
-                _(
-                    "The preview would hold more than %(limit)s %(what)s, more than a web "
-                    "request computes. Choose a shorter period or the JSON or CSV format, or run "
-                    "`manage.py status_report` (it has no such limit) and publish it with "
-                    "--save."
-                )
-                % {"limit": limit, "what": what}
-            ]
-        }
-    )
-
-
-def check_preview_size(since, until, fmt: str) -> None:
-    """Refuse, with a 400, a preview that would list more than REPORT_PREVIEW_MAX_UPDATES
-    changes' worth of work in `fmt`, before the report is built. The command has no limit.
-
-    Cheap first: a period holding no more status updates than the limit cannot hold more
-    changes (a count that stops at the limit, read from the effective-date index). Only a
-    larger period has its changes counted: the report's own comparison, done by the database
-    and stopping at the limit, with no row sent; its cost grows with the period's updates.
-    """
-    limit = settings.REPORT_PREVIEW_MAX_UPDATES // PREVIEW_COST[fmt]
-    held = StatusUpdate.objects.filter(effective_date__gt=since, effective_date__lte=until)
-    if not held[limit : limit + 1].exists():
-        return
-    if gather.count_changes(since, until, limit=limit) > limit:
-        raise too_large(_("changes of status or progress"), limit)
-
-
-def check_preview_bytes(text: str) -> bytes:
-    """The preview's body, or a 400 when it exceeds REPORT_PREVIEW_MAX_BYTES: no response of
-    a preview is larger, whatever the period's updates hold."""
-    body = text.encode()
-    if len(body) > settings.REPORT_PREVIEW_MAX_BYTES:
-        raise too_large(_("bytes"), settings.REPORT_PREVIEW_MAX_BYTES)
-    return body
 
 
 FILE_PARAMS = [

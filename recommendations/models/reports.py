@@ -37,6 +37,8 @@ class ReportSnapshot(models.Model):
         ordering = ["-until", "-since", "-version"]
         verbose_name = _("report snapshot")
         verbose_name_plural = _("report snapshots")
+        # Publishing from the admin (the command needs no permission: it runs on the server).
+        permissions = [("publish_reportsnapshot", "Can publish report snapshot")]
         constraints = [
             models.UniqueConstraint(
                 fields=["since", "until", "version"], name="%(app_label)s_%(class)s_unique_version"

@@ -2,13 +2,13 @@
 
 from datetime import date
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from ..models import ReportSnapshot
 from .render import EXTENSIONS, render_csv, render_html, render_json, render_markdown
-from .status import StatusReport
+from .status import StatusReport, build_status_report
 
 # The files a snapshot stores, as (format, language). JSON and CSV are language-neutral:
 # their one file is listed under "en".
@@ -75,3 +75,18 @@ def save_report(
                 "run again to add a new version."
             )
         ) from None
+
+
+def publish_report(*, since: date, until: date, by, force: bool = False):
+    """Publish the status report of (since, until] as a snapshot by `by`, as save_report
+    does; return (snapshot, created). A period that has a snapshot keeps it, and nothing is
+    computed, unless `force` adds a new version, which only a superuser (or the command, with
+    no user) may ask for. Raises PermissionDenied for `force` from anyone else, and
+    ValidationError for a period the report refuses; either way nothing is written."""
+    if force and by is not None and not by.is_superuser:
+        raise PermissionDenied(_("Only a superuser may publish a new version of a period."))
+    existing = latest_snapshot(since=since, until=until)
+    if existing and not force:
+        return existing, False
+    report = build_status_report(since=since, until=until)
+    return save_report(report=report, by=by, force=force)

@@ -229,6 +229,24 @@ def last_complete_period(kind: str, today: date) -> tuple[date, date]:
     return since, until
 
 
+def report_period(
+    *, since: date | None, until: date | None, period: str | None, today: date
+) -> tuple[date, date]:
+    """The period (since, until] a request names: both dates, or the last complete `period`
+    (month, quarter or year; default quarter) before `today`. Raises ValidationError for one
+    date without the other, dates and a period together, or a period that ends before it
+    starts."""
+    if (since is None) != (until is None):
+        raise ValidationError(_("Give both since and until, or neither."))
+    if since is not None and period:
+        raise ValidationError(_("Give since and until, or period, not both."))
+    if since is None:
+        return last_complete_period(period or "quarter", today)
+    if since >= until:
+        raise ValidationError({"until": _("The period must end after it starts.")})
+    return since, until
+
+
 def month_end(year: int, month: int) -> date:
     return date(year, month, calendar.monthrange(year, month)[1])
 
