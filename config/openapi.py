@@ -238,8 +238,13 @@ def _response_for(code: int) -> dict:
 CHOICE_LIST = re.compile(r"(?:\n\n)?(?:^\* `[^`]*` - .*$\n?)+", re.MULTILINE)
 
 
+# A parameter names its enum's component itself when its name means other values elsewhere
+# (an export's `file` is csv or xlsx, a report's is json, markdown, csv or html).
+ENUM_COMPONENT = "x-enum-component"
+
+
 def _ref_filter_enum(parameter: dict, schemas: dict) -> None:
-    name = FILTER_ENUMS.get(parameter["name"])
+    name = parameter.pop(ENUM_COMPONENT, None) or FILTER_ENUMS.get(parameter["name"])
     if name is None or parameter["in"] != "query":
         return
     schema = parameter["schema"]

@@ -82,6 +82,8 @@ INSTALLED_APPS = [
     # The audit trail (audit.registry lists what it records); django-auditlog writes it.
     "auditlog",
     "audit",
+    # Lists as CSV and XLSX: after recommendations and evidence, whose admins it extends.
+    "exports",
     # Failed sign-ins counted in the database, so that every app server locks out alike.
     "axes",
 ]
@@ -256,6 +258,9 @@ REPORT_PREVIEW_MAX_UPDATES = env_int("REPORT_PREVIEW_MAX_UPDATES", 20_000)
 REPORT_PREVIEW_MAX_BYTES = env_int("REPORT_PREVIEW_MAX_BYTES", 16 * 1024 * 1024)
 # The most figures one piece of evidence may state (evidence.services refuses more with a 400).
 EVIDENCE_MAX_FIGURES = env_int("EVIDENCE_MAX_FIGURES", 100)
+# The most rows one export (CSV or XLSX, from the admin or the API) holds; larger ones are
+# refused with a message saying to narrow the list.
+EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 50_000)
 # How long a POST's Idempotency-Key is remembered.
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 

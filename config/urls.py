@@ -41,6 +41,8 @@ urlpatterns = [
     # The language switch in the admin's header posts here (a cookie; the browser's
     # Accept-Language is the default).
     path("i18n/", include("django.conf.urls.i18n")),
+    # Lists as files (the exports app), beside the lists they export.
+    path("api/v1/", include("exports.api.urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Its start-up script is a file of its own, so the page runs under a CSP with no inline

@@ -304,6 +304,30 @@ def test_a_published_report_is_downloaded_in_every_format(served, fmt):
     assert response.content
 
 
+# Exports
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/v1/measures/export/", {"pillar": 3}),
+        ("/api/v1/status-updates/export/", {"measure": "1.1"}),
+        ("/api/v1/evidence/export/", {"measure": "3.2"}),
+    ],
+)
+@pytest.mark.parametrize(
+    ("fmt", "media_type"),
+    [("csv", "text/csv"), ("xlsx", "application/vnd.openxmlformats-officedocument")],
+)
+def test_every_export_is_served_as_csv_and_xlsx(served, path, params, fmt, media_type):
+    response = served.call("GET", path, params={**params, "file": fmt, "lang": "zh"})
+
+    assert response.status_code == 200, response.text[:500]
+    assert response.headers["Content-Type"].startswith(media_type)
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    assert response.content
+
+
 # Errors
 
 
