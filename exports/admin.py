@@ -59,10 +59,16 @@ class ExportMixin:
 
 def add_exports(model, table: Table) -> None:
     """Register `model`'s admin again, as itself with ExportMixin."""
-    registered = type(admin.site.get_model_admin(model))
+    current = admin.site.get_model_admin(model)
+    registered = type(current)
     admin.site.unregister(model)
     extended = type(registered.__name__, (ExportMixin, registered), {"export_table": table})
     admin.site.register(model, extended)
+    # What another app set on the registered instance (the audit app's History template, say)
+    # carries over to the new one.
+    replacement = admin.site.get_model_admin(model)
+    for name, value in vars(current).items():
+        vars(replacement).setdefault(name, value)
 
 
 add_exports(Measure, MEASURES)
