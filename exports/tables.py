@@ -16,7 +16,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from evidence.choices import Attribution, DatePrecision, Qualifier, Reliability, SourceKind
-from evidence.models import Evidence
+from evidence.models import Evidence, date_text
 from recommendations.choices import Confidence, Priority, Status
 from recommendations.models import Measure, StatusUpdate
 
@@ -63,14 +63,11 @@ def yes_no(name: str) -> Callable[[dict, str], str]:
 
 
 def dated(day: date | None, precision: str) -> str | date | None:
-    """A date as precise as it is known: 2024, 2024-10 or the day itself."""
-    if day is None:
-        return None
-    if precision == DatePrecision.YEAR:
-        return f"{day.year}"
-    if precision == DatePrecision.MONTH:
-        return f"{day.year}-{day.month:02d}"
-    return day
+    """A date as precise as it is known: a year or a month as the admin writes it in the
+    chosen language (2024年10月, October 2024), a day as a date."""
+    if day is None or precision in ("", DatePrecision.DAY):
+        return day
+    return date_text(day, precision)
 
 
 MEASURES = Table(

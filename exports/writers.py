@@ -23,6 +23,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from evidence.models import figure_text
 from recommendations.reports.render import csv_text
 
 from .tables import Table
@@ -52,11 +53,6 @@ def chunks(rows: QuerySet) -> Iterator[list[dict]]:
         yield chunk
 
 
-def number_text(value: Decimal) -> str:
-    """A decimal as written: 400, 43.5, 0.00390625 (never 400.0000000000 or 4E+2)."""
-    return format(value.normalize(), "f")
-
-
 def csv_cell(value) -> str:
     if value is None:
         return ""
@@ -67,7 +63,7 @@ def csv_cell(value) -> str:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
-        return number_text(value)
+        return figure_text(value)
     return str(value)
 
 
@@ -92,7 +88,7 @@ def xlsx_cell(sheet, value) -> WriteOnlyCell:
     if isinstance(value, datetime):
         value = timezone.localtime(value).replace(tzinfo=None)  # Excel knows no time zones
     elif isinstance(value, Decimal):
-        value = Decimal(number_text(value))
+        value = Decimal(figure_text(value))  # 400, not 400.0000000000
     elif isinstance(value, str):
         value = ILLEGAL_CHARACTERS_RE.sub("", value)  # control characters XML cannot hold
     cell = WriteOnlyCell(sheet, value=value)

@@ -167,8 +167,8 @@ def test_evidence_exports_one_row_per_figure(evidence, viewer_api):
     sheet = xlsx_sheet(response)
     rows = [[cell.value for cell in row] for row in sheet.iter_rows(min_row=2)]
     assert [(r[0], r[1], r[6], r[8], r[9], r[10], r[11], r[12]) for r in rows] == [
-        ("figured", "渗透率", "2024-10", 1, 400, "亿", "超过", "市场规模"),
-        ("figured", "渗透率", "2024-10", 2, 43.5, "%", "恰好", "占比"),
+        ("figured", "渗透率", "2024年10月", 1, 400, "亿", "超过", "市场规模"),
+        ("figured", "渗透率", "2024年10月", 2, 43.5, "%", "恰好", "占比"),
         ("bare", "-1 也像公式", datetime(2023, 1, 1), None, None, None, None, None),
     ]
 
@@ -317,3 +317,13 @@ def test_an_unknown_format_is_a_404(viewer_client):
     response = viewer_client.get("/admin/recommendations/measure/export/pdf/")
 
     assert response.status_code == 404
+
+
+def test_figures_and_dates_are_written_as_people_write_them(evidence, viewer_api):
+    response = viewer_api.get(reverse("evidence-export"), {"measure": "1.1", "lang": "en"})
+
+    rows = csv_rows(response)
+    assert [(row[6], row[9], row[11]) for row in rows[1:]] == [
+        ("2024-10", "400", "more than"),
+        ("2024-10", "43.5", "exactly"),
+    ]
