@@ -127,6 +127,8 @@ def data_values() -> list[str]:
     # Lists show long values cut short: the audit trail's records at 80 characters, and on a
     # record's history page at 60 with the ellipsis (three characters, "...", in Chinese).
     values |= {value[:cut] for value in values for cut in (80, 57)}
+    # Digests show by their first 12 characters (a report snapshot's SHA-256).
+    values |= {value[:12] for value in values if re.fullmatch(r"[0-9a-f]{64}", value)}
     return sorted((value for value in values if len(value.strip()) > 1), key=len, reverse=True)
 
 
