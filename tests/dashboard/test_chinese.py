@@ -124,9 +124,9 @@ def data_values() -> list[str]:
             values.update(str(getattr(row, name)) for name in text_fields)
             if label == "audit.Change":  # the values before and after, as stored
                 values.update(json_strings(row.changes))
-    # Lists show long values cut short: the audit trail's records at 80 characters, and on a
-    # record's history page at 60 with the ellipsis (three characters, "...", in Chinese).
-    values |= {value[:cut] for value in values for cut in (80, 57)}
+    # Lists show long values cut short, without an ellipsis (the audit trail's records at
+    # 80 characters; cuts that end in one are found by english_words).
+    values |= {value[:80] for value in values}
     # Digests show by their first 12 characters (a report snapshot's SHA-256).
     values |= {value[:12] for value in values if re.fullmatch(r"[0-9a-f]{64}", value)}
     return sorted((value for value in values if len(value.strip()) > 1), key=len, reverse=True)
@@ -140,9 +140,27 @@ def json_strings(value) -> list[str]:
     return [] if value is None else [str(value)]
 
 
+# Where a list cuts a long value short: "…", or "..." as Chinese writes it.
+ELLIPSIS = re.compile(r"…|\.\.\.")
+LONGEST_CUT = 160
+
+
+def without_cut_values(text: str, data: list[str]) -> str:
+    """`text` less the data values a page shows cut short: the longest stretch before each
+    ellipsis that begins some value."""
+    starts = {value[:n] for value in data for n in range(3, min(len(value), LONGEST_CUT) + 1)}
+    for ellipsis in reversed(list(ELLIPSIS.finditer(text))):
+        end = ellipsis.start()
+        for length in range(min(end, LONGEST_CUT), 2, -1):
+            if text[end - length : end] in starts:
+                text = text[: end - length] + " " + text[ellipsis.end() :]
+                break
+    return text
+
+
 def english_words(html: str, data: list[str]) -> list[str]:
     """Each English word left once data is taken out, with the text around it."""
-    text = page_text(html)
+    text = without_cut_values(page_text(html), data)
     for value in data:
         text = text.replace(value, " ")
     text = re.sub(r"\s+", " ", text)
