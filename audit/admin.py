@@ -1,7 +1,9 @@
 """The audit trail in the admin: a site-wide, read-only "recent changes" list, filterable by
 user, model, channel and date, and each tracked record's trail on its History page."""
 
+from django.apps import apps
 from django.contrib import admin
+from django.core.exceptions import FieldDoesNotExist
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
@@ -124,11 +126,16 @@ class ChangeAdmin(admin.ModelAdmin):
             + "?"
             + urlencode({"model": change.parent_model, "object_id": change.parent_id})
         )
-        return format_html('<a href="{}">{} #{}</a>', url, change.parent_model, change.parent_id)
+        return format_html(
+            '<a href="{}">{} #{}</a>', url, model_name(change.parent_model), change.parent_id
+        )
 
     @admin.display(description=_("fields changed"))
     def summary(self, change):
-        return ", ".join(item["field"] for item in field_changes(change.changes))[:120]
+        names = [
+            field_name(change.model_label, item["field"]) for item in field_changes(change.changes)
+        ]
+        return ", ".join(names)[:120]
 
     @admin.display(description=_("before and after"))
     def changes_table(self, change):
@@ -138,12 +145,13 @@ class ChangeAdmin(admin.ModelAdmin):
 def changes_html(change: Change):
     rows = []
     for item in field_changes(change.changes):
+        label = field_name(change.model_label, item["field"])
         if "added" in item or "removed" in item:
             sign = "+" if "added" in item else "−"
             values = item.get("added", item.get("removed"))
-            rows.append((item["field"], "", f"{sign} " + "; ".join(values)))
+            rows.append((label, "", f"{sign} " + "; ".join(values)))
         else:
-            rows.append((item["field"], shown(item["before"]), shown(item["after"])))
+            rows.append((label, shown(item["before"]), shown(item["after"])))
     if not rows:
         return "–"
     return format_html(
@@ -153,6 +161,22 @@ def changes_html(change: Change):
         _("after"),
         format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
     )
+
+
+def model_name(label: str) -> str:
+    """A model's name in the reader's language ("evidence.evidence" -> 证据)."""
+    try:
+        return str(apps.get_model(label)._meta.verbose_name)
+    except (LookupError, ValueError):
+        return label
+
+
+def field_name(label: str, field: str) -> str:
+    """A field's name in the reader's language; the stored name if the model lost it."""
+    try:
+        return str(apps.get_model(label)._meta.get_field(field).verbose_name)
+    except (LookupError, ValueError, FieldDoesNotExist):
+        return field
 
 
 def shown(value) -> str:

@@ -1,10 +1,13 @@
 """The admin site every app registers with: changelists filter only by what their admin
 declares, and a query string with a null character is refused. A viewer can no longer run
-`?report_json__regex=…` for half a minute or give a 500 with `?target_date__year=-1`."""
+`?report_json__regex=…` for half a minute or give a 500 with `?target_date__year=-1`. Every
+admin also reads in the active language where Django writes English (config/admin_language.py)."""
 
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 from django.contrib.admin.filters import SimpleListFilter
+
+from config.admin_language import TranslatedAdmin, install
 
 # Lookups a field's list filter uses (Django's Field, Choices, Boolean, Date, Related,
 # AllValues and Empty list filters).
@@ -50,9 +53,15 @@ class TrackerAdminSite(admin.AdminSite):
     def register(self, model_or_iterable, admin_class=None, **options):
         admin_class = admin_class or admin.ModelAdmin
         if not issubclass(admin_class, DeclaredLookupsOnly):
-            admin_class = type(admin_class.__name__, (DeclaredLookupsOnly, admin_class), {})
+            admin_class = type(
+                admin_class.__name__, (DeclaredLookupsOnly, TranslatedAdmin, admin_class), {}
+            )
         super().register(model_or_iterable, admin_class, **options)
 
 
 class TrackerAdminConfig(AdminConfig):
     default_site = "config.admin_site.TrackerAdminSite"
+
+    def ready(self):
+        super().ready()
+        install()  # yes/no icons in the active language (config/admin_language.py)

@@ -143,41 +143,53 @@ def validation_error_body(data) -> dict[str, list[str]]:
 
 
 def server_error(request, *args, **kwargs):
-    """A 500 with no detail: JSON under /api/, Django's plain page elsewhere. Never a
-    traceback, whatever DEBUG says in production."""
+    """A 500 with no detail: JSON under /api/, the site's error page elsewhere
+    (config/errors.py). Never a traceback, whatever DEBUG says in production."""
     if request.path.startswith("/api/"):
         from rest_framework.exceptions import server_error as json_server_error
 
         return json_server_error(request, *args, **kwargs)
-    from django.views.defaults import server_error as html_server_error
+    from config.errors import server_error as html_server_error
 
     return html_server_error(request, *args, **kwargs)
 
 
 def bad_request(request, exception, *args, **kwargs):
     """A 400 raised outside the API's views (a body over DATA_UPLOAD_MAX_MEMORY_SIZE): JSON
-    under /api/, Django's plain page elsewhere."""
+    under /api/, the site's error page elsewhere."""
     if request.path.startswith("/api/"):
         from django.http import JsonResponse
 
         return JsonResponse(
             {"non_field_errors": [_("The request is malformed or too large.")]}, status=400
         )
-    from django.views.defaults import bad_request as html_bad_request
+    from config.errors import bad_request as html_bad_request
 
     return html_bad_request(request, exception, *args, **kwargs)
 
 
 def page_not_found(request, exception, *args, **kwargs):
     """A 404 that no API view answered (an id that is not a number, a misspelt path): JSON
-    under /api/, as the views' own 404s are; Django's page elsewhere."""
+    under /api/, as the views' own 404s are; the site's error page elsewhere."""
     if request.path.startswith("/api/"):
         from django.http import JsonResponse
 
         return JsonResponse({"detail": str(exceptions.NotFound.default_detail)}, status=404)
-    from django.views.defaults import page_not_found as html_page_not_found
+    from config.errors import page_not_found as html_page_not_found
 
     return html_page_not_found(request, exception, *args, **kwargs)
+
+
+def permission_denied(request, exception, *args, **kwargs):
+    """A 403 that no API view answered: JSON under /api/, the site's error page elsewhere
+    (an analyst opening a page of the admin their role does not allow)."""
+    if request.path.startswith("/api/"):
+        from django.http import JsonResponse
+
+        return JsonResponse({"detail": str(exceptions.PermissionDenied.default_detail)}, status=403)
+    from config.errors import permission_denied as html_permission_denied
+
+    return html_permission_denied(request, exception, *args, **kwargs)
 
 
 def api_not_found(request, *args, **kwargs):

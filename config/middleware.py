@@ -3,10 +3,10 @@ character in a query string is a 400, and a database that is busy or restarting 
 page asking to retry, not a server error."""
 
 from django.db import DatabaseError
-from django.http import HttpResponse, HttpResponseBadRequest
-from django.utils.html import escape
+from django.http import HttpResponseBadRequest
 from django.utils.translation import gettext as _
 
+from config import errors
 from config.api import ServiceUnavailable, database_error
 
 
@@ -31,10 +31,4 @@ class PageGuards:
             return None
         if not isinstance(database_error(exception), ServiceUnavailable):
             return None
-        message = _("The database is busy; try again shortly.")
-        response = HttpResponse(
-            f"<!DOCTYPE html><title>503</title><h1>503</h1><p>{escape(message)}</p>",
-            status=503,
-        )
-        response["Retry-After"] = "1"
-        return response
+        return errors.service_unavailable(request)

@@ -85,7 +85,7 @@ INSTALLED_APPS = [
     # Lists as CSV and XLSX: after recommendations and evidence, whose admins it extends.
     "exports",
     # Failed sign-ins counted in the database, so that every app server locks out alike.
-    "axes",
+    "config.apps.AxesConfig",
 ]
 
 MIDDLEWARE = [
@@ -142,6 +142,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "config.api.client_address"
 
 ROOT_URLCONF = "config.urls"
+# A refused form (no or a stale CSRF token) gets the site's error page, in the admin's look.
+CSRF_FAILURE_VIEW = "config.errors.csrf_failure"
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 

@@ -38,7 +38,9 @@ class VersionedForm(forms.ModelForm):
     """A change form carrying the version it was loaded at; saving it over a later change is
     refused."""
 
-    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    expected_version = forms.IntegerField(
+        label=_("version the form was loaded at"), widget=forms.HiddenInput, required=False
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

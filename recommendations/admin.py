@@ -218,7 +218,9 @@ class StatusHistoryInline(admin.TabularInline):
 
 
 class MeasureForm(forms.ModelForm):
-    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    expected_version = forms.IntegerField(
+        label=_("version the form was loaded at"), widget=forms.HiddenInput, required=False
+    )
     history_starts_on = forms.DateField(
         label=_("History starts on"),
         required=False,
@@ -473,7 +475,9 @@ class StatusUpdateForm(forms.ModelForm):
             StatusUpdateEvidence._meta.get_field("evidence"), admin.site
         ),
     )
-    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    expected_version = forms.IntegerField(
+        label=_("version the form was loaded at"), widget=forms.HiddenInput, required=False
+    )
 
     class Meta:
         model = StatusUpdate

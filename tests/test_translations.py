@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import polib
+import pytest
 from django.conf import settings
 from django.utils import translation
 
@@ -11,16 +12,21 @@ from recommendations.choices import Status
 CATALOGUE = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES"
 
 
-def test_every_message_is_translated():
-    po = polib.pofile(CATALOGUE / "django.po")
+DOMAINS = ["django", "djangojs"]  # the pages' catalogue; the admin scripts' one
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_every_message_is_translated(domain):
+    po = polib.pofile(CATALOGUE / f"{domain}.po")
 
     assert [entry.msgid for entry in po.untranslated_entries()] == []
     assert [entry.msgid for entry in po.fuzzy_entries()] == []
 
 
-def test_the_compiled_catalogue_matches_its_source():
-    po = polib.pofile(CATALOGUE / "django.po")
-    mo = polib.mofile(CATALOGUE / "django.mo")
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_the_compiled_catalogue_matches_its_source(domain):
+    po = polib.pofile(CATALOGUE / f"{domain}.po")
+    mo = polib.mofile(CATALOGUE / f"{domain}.mo")
 
     compiled = {(entry.msgctxt, entry.msgid): entry.msgstr for entry in mo}
 
