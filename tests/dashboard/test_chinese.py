@@ -38,6 +38,7 @@ ALLOWED = {
     "API",
     "JSON",
     "CSV",
+    "XLSX",
     "HTML",
     "Markdown",
     "SHA",
