@@ -57,7 +57,8 @@ def if_match_version(request) -> int | None:
     header = request.headers.get("If-Match", "").strip()
     if not header or header == "*":
         return None
-    match = re.fullmatch(r'(?:W/)?"?(\d{1,12})"?', header)
+    # A read's ETag is "<version>.<digest>" (config.conditional): the version is what counts.
+    match = re.fullmatch(r'(?:W/)?"?(\d{1,12})(?:\.[0-9a-f]{20})?"?', header)
     if not match:
         raise exceptions.ParseError(_('If-Match must be the ETag you received, such as "3".'))
     return int(match.group(1))

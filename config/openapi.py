@@ -114,7 +114,37 @@ TAGS = [
 ]
 
 
+IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "description": "The ETag of this response as you last received it. If nothing the body "
+    "shows has changed since, the answer is 304 Not Modified with no body.",
+    "schema": {"type": "string"},
+}
+
+
 class AutoSchema(openapi.AutoSchema):
+    def get_operation(self, path, path_regex, path_prefix, method, registry):
+        """Reads with conditional requests (config.conditional) take If-None-Match, answer 304,
+        and carry their ETag."""
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        action = getattr(self.view, "action", None)
+        if (
+            operation is not None
+            and method == "GET"
+            and action in getattr(self.view, "conditional_actions", ())
+        ):
+            operation.setdefault("parameters", []).append(IF_NONE_MATCH)
+            responses = operation["responses"]
+            responses["200"].setdefault("headers", {})["ETag"] = _header("ReadETag")
+            responses["304"] = {
+                "description": "Nothing the body shows has changed since the ETag named in "
+                "If-None-Match; no body.",
+                "headers": {"ETag": _header("ReadETag")},
+            }
+        return operation
+
     def get_tags(self) -> list[str]:
         """The resource: the first part of the path after /api/v1/; a measure's history is
         with the other status updates."""
@@ -139,6 +169,14 @@ HEADERS = {
         "description": 'The record\'s current version, such as "3", for If-Match.',
         "schema": {"type": "string"},
     },
+    "ReadETag": {
+        "description": "Changes whenever the body would (the data it shows, or the query, "
+        "language, media type or user). Send it back in If-None-Match to get 304 if nothing "
+        'changed. A measure, evidence or source reads "<version>.<digest>", such as '
+        '"3.8f0c2a61d9b4e7a15c3d", which If-Match also takes; lists carry a weak tag, '
+        'W/"<digest>".',
+        "schema": {"type": "string"},
+    },
     "RetryAfter": {
         "description": "Seconds to wait before retrying.",
         "schema": {"type": "integer", "minimum": 0},
@@ -148,6 +186,7 @@ HEADER_NAMES = {
     "Location": "Location",
     "IdempotentReplayed": "Idempotent-Replayed",
     "ETag": "ETag",
+    "ReadETag": "ETag",
     "RetryAfter": "Retry-After",
 }
 

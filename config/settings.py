@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "recommendations",
     "evidence",
     "tokens",
+    # Change counters kept by triggers: the cheap marker behind the API's ETags (304s).
+    "freshness",
     # The audit trail (audit.registry lists what it records); django-auditlog writes it.
     "auditlog",
     "audit",

@@ -50,8 +50,8 @@ def lock(record: Source | Evidence, *, expected_version: int | None = None):
     Raises StaleVersion when `expected_version` is given and is not the current one.
     """
     # Lock the row: two writers to one record are checked one after the other, so they
-    # cannot both pass the check with the same version.
-    locked = type(record).objects.select_for_update().get(pk=record.pk)
+    # cannot both pass the check with the same version. NO KEY, as lock_measure's.
+    locked = type(record).objects.select_for_update(no_key=True).get(pk=record.pk)
     if expected_version is not None and expected_version != locked.version:
         raise StaleVersion(record=locked, expected=expected_version)
     return locked

@@ -64,8 +64,10 @@ def lock_measure(measure: Measure | int, *, expected_version: int | None = None)
     Raises StaleVersion when `expected_version` is given and is not the current one.
     """
     pk = measure.pk if isinstance(measure, Measure) else measure
-    # Lock the row: two writers to one measure are checked one after the other.
-    locked = Measure.objects.select_for_update().get(pk=pk)
+    # Lock the row: two writers to one measure are checked one after the other. NO KEY: rows
+    # that refer to the measure may still be written (their foreign-key check, at commit, must
+    # not wait on this lock while the change counters' lock is held: freshness.triggers).
+    locked = Measure.objects.select_for_update(no_key=True).get(pk=pk)
     if expected_version is not None and expected_version != locked.version:
         raise StaleVersion(measure=locked, expected=expected_version)
     return locked

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from config.api import COMMON_PARAMS, check_query_params, etag, if_match_version
+from config.conditional import ConditionalReads
 from config.openapi import (
     ERRORS_READ,
     ERRORS_WRITE,
@@ -34,6 +35,7 @@ VERSION_PATH = OpenApiParameter(
 
 
 class WritableViewSet(
+    ConditionalReads,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,

@@ -3,6 +3,7 @@ services as the admin, so the rules are the same."""
 
 from functools import cached_property
 
+from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -16,6 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from config.api import COMMON_PARAMS, CursorPagination, check_query_params, etag, if_match_version
+from config.conditional import ConditionalReads
 from config.openapi import (
     ERRORS_READ,
     ERRORS_WRITE,
@@ -24,17 +26,48 @@ from config.openapi import (
     IF_MATCH,
     with_errors,
 )
+from evidence.models import Evidence, EvidenceMeasure, StatusUpdateEvidence
+from freshness.markers import tables_of
 
 from .. import selectors, services
-from ..models import InnovationMechanism, Institution, Measure, Scenario
+from ..models import (
+    InnovationMechanism,
+    Institution,
+    Measure,
+    MeasureInstitution,
+    MeasureRisk,
+    Pillar,
+    Risk,
+    RiskMechanism,
+    Scenario,
+    StatusUpdate,
+)
 from . import rows
 from . import serializers as s
 from .filters import MeasureFilter, StatusUpdateFilter
+from .history import HistoryPagination
 from .idempotency import run_idempotent
 
 
-class ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
+class ReadOnlyViewSet(ConditionalReads, viewsets.ReadOnlyModelViewSet):
     write_permissions: dict = {}
+
+
+# What a status update's body shows: its measure's code and state, author and evidence.
+UPDATE_MODELS = (StatusUpdate, Measure, StatusUpdateEvidence, Evidence, get_user_model())
+# What a measure's body shows (the state on `as_of` comes from its history).
+MEASURE_MODELS = (
+    Measure,
+    Pillar,
+    Measure.scenarios.through,
+    Scenario,
+    MeasureRisk,
+    Risk,
+    MeasureInstitution,
+    Institution,
+    EvidenceMeasure,
+    StatusUpdate,
+)
 
 
 class AsOfSerializer(serializers.Serializer):
@@ -129,6 +162,7 @@ class PillarViewSet(ReadOnlyViewSet):
 
     serializer_class = s.PillarSerializer
     pagination_class = None
+    freshness_models = (Pillar, Measure)
 
     def get_queryset(self):
         return selectors.pillars_with_counts()
@@ -146,7 +180,9 @@ class PillarViewSet(ReadOnlyViewSet):
         responses=with_errors(s.MeasureSerializer, ERRORS_READ),
     ),
 )
-class MeasureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class MeasureViewSet(
+    ConditionalReads, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Measures with their current state, or with the state they had on `as_of`."""
 
     serializer_class = s.MeasureSerializer
@@ -155,6 +191,7 @@ class MeasureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     ordering_fields = ("code", "progress", "status_effective_date", "updated_at")
     ordering = ("code",)
     extra_query_params = ("as_of",)
+    conditional_actions = ("list", "retrieve", "status_updates")
     write_permissions = {
         "partial_update": "recommendations.change_measure",
         "status_updates": "recommendations.add_statusupdate",
@@ -165,6 +202,9 @@ class MeasureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         params = AsOfSerializer(data=self.request.query_params)
         params.is_valid(raise_exception=True)  # a malformed date is a 400
         return params.validated_data.get("as_of")
+
+    def freshness_tables(self):
+        return tables_of(*(UPDATE_MODELS if self.action == "status_updates" else MEASURE_MODELS))
 
     def get_queryset(self):
         if self.action == "list" or self.action == "retrieve":
@@ -239,15 +279,17 @@ class MeasureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         methods=["get", "post"],
         url_path="status-updates",
         filter_backends=[],
-        pagination_class=viewsets.GenericViewSet.pagination_class,
+        pagination_class=HistoryPagination,
     )
     def status_updates(self, request, pk=None):
-        """GET: the history, latest first. POST: append an update through the same service as
-        the admin (same rules); the measure's new version comes back as the ETag."""
+        """GET: the history, latest first, in pages that follow `next` (the first pages may
+        also be asked for by number); a deep page costs what the first does. POST: append an
+        update through the same service as the admin (same rules); the measure's new version
+        comes back as the ETag."""
         measure = get_object_or_404(Measure, pk=pk)
         if request.method == "POST":
             return run_idempotent(request, lambda: self._record(request, measure))
-        check_query_params(request, {*COMMON_PARAMS, "page", "page_size"})
+        check_query_params(request, {*COMMON_PARAMS, "cursor", "page", "page_size"})
         page = self.paginate_queryset(selectors.status_history(measure=measure))
         data = s.HistoryEntrySerializer(page, many=True, context=self.get_serializer_context()).data
         return self.get_paginated_response(data)
@@ -293,6 +335,7 @@ class StatusUpdateViewSet(ReadOnlyViewSet):
     serializer_class = s.StatusUpdateSerializer
     filterset_class = StatusUpdateFilter
     pagination_class = CursorPagination
+    freshness_models = UPDATE_MODELS
 
     def get_queryset(self):
         return selectors.status_history().order_by("id")
@@ -315,6 +358,7 @@ class RiskViewSet(ReadOnlyViewSet):
 
     serializer_class = s.RiskSerializer
     pagination_class = None
+    freshness_models = (Risk, RiskMechanism, MeasureRisk, Measure)
 
     def get_queryset(self):
         return selectors.risks_with_measures()
@@ -335,6 +379,7 @@ class ScenarioViewSet(ReadOnlyViewSet):
 
     serializer_class = s.ScenarioSerializer
     pagination_class = None
+    freshness_models = (Scenario,)
     queryset = Scenario.objects.all()
 
 
@@ -353,6 +398,7 @@ class InnovationMechanismViewSet(ReadOnlyViewSet):
 
     serializer_class = s.InnovationMechanismSerializer
     pagination_class = None
+    freshness_models = (InnovationMechanism,)
     queryset = InnovationMechanism.objects.all()
 
 
@@ -369,3 +415,4 @@ class InstitutionViewSet(ReadOnlyViewSet):
 
     serializer_class = s.InstitutionSerializer
     queryset = Institution.objects.all()
+    freshness_models = (Institution,)

@@ -1,4 +1,5 @@
 import base64
+import re
 from datetime import date
 
 import pytest
@@ -79,7 +80,7 @@ def test_a_measure_shows_its_current_state_and_links(analyst_api):
 
     body = response.json()
     assert response.status_code == 200
-    assert response["ETag"] == '"2"'
+    assert re.fullmatch(r'"2\.[0-9a-f]{20}"', response["ETag"])  # the version, then a digest
     assert {
         k: body[k]
         for k in (
@@ -289,7 +290,7 @@ def test_as_of_filters_and_orders_by_the_state_then(analyst_api):
     assert [r["progress"] for r in by_progress_then.json()["results"]] == [30, 20]
 
 
-def test_a_measure_retrieved_as_of_a_date_has_no_etag(analyst_api):
+def test_a_measure_retrieved_as_of_a_date_has_a_weak_etag_without_a_version(analyst_api):
     measure = MeasureFactory()
 
     response = analyst_api.get(
@@ -297,7 +298,7 @@ def test_a_measure_retrieved_as_of_a_date_has_no_etag(analyst_api):
     )
 
     assert response.status_code == 200
-    assert "ETag" not in response
+    assert re.fullmatch(r'W/"[0-9a-f]{20}"', response["ETag"])
 
 
 # Changing a measure
@@ -924,9 +925,9 @@ def test_the_measure_list_runs_a_fixed_number_of_queries(
     linked_measures(6)
     params = {"page_size": page_size, **({"as_of": as_of} if as_of else {})}
 
-    # 1: COUNT for pagination; 2: the page with its pillar, evidence count (and state then);
-    # 3: its scenarios, risk links and institution links, in one UNION.
-    with django_assert_num_queries(3):
+    # 1: the change counters (ETag); 2: COUNT for pagination; 3: the page with its pillar,
+    # evidence count (and state then); 4: its scenarios, risk and institution links, one UNION.
+    with django_assert_num_queries(4):
         response = analyst_api.get(reverse("measure-list"), params)
 
     assert len(response.json()["results"]) == min(page_size, 6)
@@ -936,8 +937,9 @@ def test_the_measure_list_runs_a_fixed_number_of_queries(
 def test_the_feed_runs_a_fixed_number_of_queries(analyst_api, django_assert_num_queries, page_size):
     linked_measures(6)
 
-    # 1: the page of updates with measure and author; 2: their evidence.
-    with django_assert_num_queries(2):
+    # 1: the change counters (ETag); 2: the page of updates with measure and author; 3: their
+    # evidence.
+    with django_assert_num_queries(3):
         response = analyst_api.get(reverse("status-update-list"), {"page_size": page_size})
 
     assert len(response.json()["results"]) == min(page_size, 12)
@@ -950,7 +952,8 @@ def test_the_history_of_a_measure_runs_a_fixed_number_of_queries(
     for day in range(1, 6):
         record(measure, Status.IN_PROGRESS, day, date(2026, 1, day), evidence=[EvidenceFactory()])
 
-    # 1: the measure; 2: COUNT; 3: the page with measure and author; 4: evidence.
+    # 1: the change counters (ETag); 2: the measure; 3: the page with measure and author;
+    # 4: evidence. No COUNT: the history pages by keyset.
     with django_assert_num_queries(4):
         response = analyst_api.get(history_url(measure), {"page_size": 100})
 
@@ -963,8 +966,9 @@ def test_pillars_and_risks_run_a_fixed_number_of_queries(
 ):
     linked_measures(6)
 
-    # Pillars: one annotated query. Risks: risks, mechanisms, links with their measures.
-    with django_assert_num_queries(1 if name == "pillar-list" else 3):
+    # The change counters (ETag), then pillars: one annotated query; risks: risks, mechanisms,
+    # links with their measures.
+    with django_assert_num_queries(2 if name == "pillar-list" else 4):
         response = analyst_api.get(reverse(name))
 
     assert response.status_code == 200
@@ -1040,8 +1044,8 @@ def test_the_report_list_reads_no_stored_file(analyst_api, django_assert_num_que
     snapshot()
     snapshot(version=3)
 
-    # One query for the count, one for the page with its authors: no rendering among them.
-    with django_assert_num_queries(2) as queries:
+    # The change counters (ETag), the count, the page with its authors: no rendering.
+    with django_assert_num_queries(3) as queries:
         response = analyst_api.get(reverse("report-list"))
 
     assert [row["version"] for row in response.json()["results"]] == [3, 2]
