@@ -1,9 +1,20 @@
 """Reads. Each selector's queryset already loads what its callers render, so admin, API and
 reports run a fixed number of queries whatever the number of rows."""
 
-from datetime import date
+from datetime import date, datetime
 
-from django.db.models import Avg, Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import (
+    Avg,
+    BooleanField,
+    Count,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.expressions import RawSQL
 
 from evidence.models import StatusUpdateEvidence
 
@@ -34,6 +45,40 @@ def status_history(*, measure: Measure | None = None) -> QuerySet[StatusUpdate]:
     if measure is not None:
         updates = updates.filter(measure=measure)
     return updates.order_by(*LATEST_FIRST)
+
+
+def measure_history(
+    *, measure: Measure, after: tuple[date, datetime, int] | None = None
+) -> QuerySet[StatusUpdate]:
+    """status_history(measure=...), or only its entries after `after` (effective_date,
+    recorded_at, id) in that order: a page at any depth reads the index on (measure,
+    effective_date, recorded_at, id) from the position on, as the first page does."""
+    if after is None:
+        return status_history(measure=measure)
+    table = connection.ops.quote_name(StatusUpdate._meta.db_table)
+    # One row comparison over the index's columns, the measure first, and the measure as a
+    # lower bound rather than an equality: so PostgreSQL starts the index scan at the position
+    # (with `measure = X`, or with the condition spelt as ORs, it walks from the measure's
+    # latest entry, or takes the index on effective_date over every measure's entries).
+    after_position = RawSQL(
+        f"({table}.measure_id, {table}.effective_date, {table}.recorded_at, {table}.id) "
+        "< (%s, %s, %s, %s)",
+        # Each value as its column stores it (SQLite compares datetimes as text).
+        [
+            StatusUpdate._meta.get_field(name).get_db_prep_value(value, connection)
+            for name, value in zip(
+                ("measure", "effective_date", "recorded_at", "id"),
+                (measure.pk, *after),
+                strict=True,
+            )
+        ],
+        output_field=BooleanField(),
+    )
+    return (
+        status_history()
+        .filter(after_position, measure_id__gte=measure.pk)
+        .order_by("-measure_id", *LATEST_FIRST)
+    )
 
 
 def measures_current() -> QuerySet[Measure]:

@@ -8,7 +8,6 @@ from datetime import date, datetime
 from urllib import parse
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, pagination
 from rest_framework.response import Response
@@ -30,21 +29,14 @@ class HistoryPagination(pagination.BasePagination):
     page_size_query_param = "page_size"
     page_size = 50
 
-    def paginate_queryset(self, queryset, request, view=None):
+    def paginate_queryset(self, history, request, view=None):
+        """`history(after)`: the entries after the position `after` (None: from the latest),
+        such as selectors.measure_history."""
         self.request = request
         size = self.get_page_size(request)
         number = self.page_number(request)
         after = self.decode_cursor(request)
-        if after is not None:
-            day, moment, pk = after
-            # The row comparison (effective_date, recorded_at, id) < (day, moment, pk); its
-            # first term on its own is what lets the index start at the cursor.
-            queryset = queryset.filter(
-                Q(effective_date__lt=day)
-                | Q(effective_date=day, recorded_at__lt=moment)
-                | Q(effective_date=day, recorded_at=moment, id__lt=pk),
-                effective_date__lte=day,
-            )
+        queryset = history(after)
         start = (number - 1) * size if after is None else 0
         rows = list(queryset[start : start + size + 1])
         self.has_next = len(rows) > size

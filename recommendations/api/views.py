@@ -290,7 +290,9 @@ class MeasureViewSet(
         if request.method == "POST":
             return run_idempotent(request, lambda: self._record(request, measure))
         check_query_params(request, {*COMMON_PARAMS, "cursor", "page", "page_size"})
-        page = self.paginate_queryset(selectors.status_history(measure=measure))
+        page = self.paginate_queryset(
+            lambda after: selectors.measure_history(measure=measure, after=after)
+        )
         data = s.HistoryEntrySerializer(page, many=True, context=self.get_serializer_context()).data
         return self.get_paginated_response(data)
 

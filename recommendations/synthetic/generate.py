@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from evidence.choices import Attribution, DatePrecision, Qualifier, Reliability, SourceKind
 from evidence.models import Evidence, EvidenceFigure, EvidenceMeasure, Source
 from evidence.revisions import record_revisions
+from freshness.triggers import TRACKED, bulk_changes
 
 from ..choices import InstitutionKind, InstitutionRole, Priority
 from ..integrity import lift_statement_timeout, serialise_history_writes
@@ -90,6 +91,8 @@ def sizes(*, size: str | None, measures: int | None, updates: int | None) -> tup
 
 
 @transaction.atomic
+# Millions of rows: each table counted once, not a trigger per row (freshness.triggers).
+@bulk_changes(TRACKED)
 def generate_synthetic(
     *,
     measures: int,

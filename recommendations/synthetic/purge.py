@@ -18,6 +18,7 @@ from evidence.models import (
     Source,
     StatusUpdateEvidence,
 )
+from freshness.triggers import TRACKED, bulk_changes
 
 from ..integrity import history_maintenance, lift_statement_timeout
 from ..models import (
@@ -103,6 +104,8 @@ HISTORY_STEPS = 3
 
 
 @transaction.atomic
+# Millions of rows: each table counted once, not a trigger per row (freshness.triggers).
+@bulk_changes(TRACKED)
 def delete_synthetic() -> SyntheticCounts:
     """Delete every synthetic row, set-based, in one transaction, and return the counts.
 
