@@ -15,6 +15,7 @@ from django.utils.http import urlencode
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from config.admin_paginator import EstimatedCountPaginator
 from config.admin_widgets import SafeAutocomplete, SafeAutocompleteSelectMultiple
 from evidence.models import Evidence, StatusUpdateEvidence
 
@@ -594,6 +595,10 @@ class StatusUpdateAdmin(SafeAutocomplete, admin.ModelAdmin):
     search_fields = ("measure__code", "measure__title_zh", "measure__title_en", "note")
     autocomplete_fields = ("measure",)
     ordering = ("-recorded_at", "-id")
+    # Millions of rows: no COUNT(*) of the whole table, and the filtered list's count is
+    # PostgreSQL's estimate when large.
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(evidence_total=Count("evidence_links"))

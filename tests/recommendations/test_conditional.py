@@ -3,7 +3,7 @@ would, and 304 Not Modified for a client whose copy still holds. On PostgreSQL t
 counters move when a transaction commits, so the tests that write between two reads commit
 (transaction=True)."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.apps import apps
@@ -256,7 +256,8 @@ def test_the_read_etag_works_as_if_match(analyst_api):
 def long_history(count: int, per_day: int = 3):
     measure = MeasureFactory(starts_on=date(2025, 1, 1))
     for n in range(count):
-        record(measure, n % 100, date(2025, 2, 1 + n // per_day))  # several entries a day
+        # Several entries a day, from the first of February 2025.
+        record(measure, n % 100, date(2025, 2, 1) + timedelta(days=n // per_day))
     return measure
 
 
@@ -331,3 +332,47 @@ def test_a_deep_page_number_or_a_made_up_cursor_is_a_400(analyst_api, params, fi
 
     assert response.status_code == 400
     assert field in response.json()
+
+
+# The admin's history of a measure
+
+
+def history_changelist(client, measure, **params):
+    url = reverse("admin:recommendations_statusupdate_changelist")
+    return client.get(url, {"measure__id__exact": measure.pk, **params})
+
+
+@pytest.mark.django_db
+def test_the_admin_history_costs_the_same_on_its_last_page_and_never_counts_the_table(
+    analyst_client, django_assert_max_num_queries
+):
+    measure = long_history(220)  # 221 entries: three pages of 100
+    history_changelist(analyst_client, measure)  # sessions and permissions warmed up
+
+    with django_assert_max_num_queries(50) as first_queries:
+        first = history_changelist(analyst_client, measure)
+    with django_assert_max_num_queries(50) as last_queries:
+        last = history_changelist(analyst_client, measure, p=3)
+
+    assert len(first_queries) == len(last_queries)
+    assert (first.status_code, last.status_code) == (200, 200)
+    assert len(last.context["cl"].result_list) == 21
+    counts = [q["sql"] for q in first_queries.captured_queries if "COUNT(*)" in q["sql"].upper()]
+    # One count, of this measure's entries (exact: few rows); none of the whole table.
+    assert len(counts) == 1 and "measure_id" in counts[0]
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the planner's estimate")
+def test_a_large_admin_list_is_counted_by_the_planners_estimate(
+    analyst_client, monkeypatch, django_assert_max_num_queries
+):
+    monkeypatch.setattr("config.admin_paginator.EXACT_COUNT_BELOW", 0)
+    measure = long_history(5)
+
+    with django_assert_max_num_queries(50) as queries:
+        response = history_changelist(analyst_client, measure)
+
+    assert response.status_code == 200
+    assert not any("COUNT(*)" in q["sql"].upper() for q in queries.captured_queries)
+    assert any(q["sql"].startswith("EXPLAIN (FORMAT JSON)") for q in queries.captured_queries)
