@@ -147,6 +147,26 @@ def test_a_measures_history_is_served(served):
     assert response.json()["results"][-1]["status"] == "not_assessed"
 
 
+def test_a_measures_history_is_followed_by_cursor_to_its_first_entry(served):
+    path = f"{MEASURES}{measure_id(served, '1.2')}/status-updates/"
+    pages = [served.call("GET", path, params={"page_size": 1})]
+    while pages[-1].json()["next"]:
+        pages.append(served.call("GET", pages[-1].json()["next"]))
+
+    assert pages[-1].json()["results"][-1]["status"] == "not_assessed"
+    assert len(pages) == len(served.call("GET", path).json()["results"])
+
+
+@pytest.mark.parametrize("path", [FEED, MEASURES, "/api/v1/evidence/"])
+def test_an_unchanged_read_is_a_304_over_http(served, path):
+    first = served.call("GET", path)
+
+    again = served.call("GET", path, headers={"If-None-Match": first.headers["ETag"]})
+
+    assert again.status_code == 304
+    assert (again.content, again.headers["ETag"]) == (b"", first.headers["ETag"])
+
+
 def test_the_feed_is_followed_to_its_end_and_resumed_to_exactly_the_new_row(served):
     seen, page, pages = [], served.call("GET", FEED, params={"page_size": 4}).json(), 1
     while page["next"] and pages < 100:
