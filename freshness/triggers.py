@@ -23,6 +23,7 @@ TRACKED = (
     "evidence_evidenceinnovationmechanism",
     "evidence_evidencemeasure",
     "evidence_evidencerisk",
+    "evidence_evidencerevision",
     "evidence_evidencescenario",
     "evidence_source",
     "evidence_statusupdateevidence",

@@ -98,6 +98,8 @@ class EvidenceViewSet(WritableViewSet):
     scenarios and innovation mechanisms (each with a stance). Lists given on a write replace
     the old ones; the whole piece is saved in one transaction."""
 
+    conditional_actions = ("list", "retrieve", "revisions", "revision")
+
     serializer_class = EvidenceSerializer
     filterset_class = EvidenceFilter
     search_fields = ("key", "claim_zh", "claim_en", "quote", "source__title", "source__authors")

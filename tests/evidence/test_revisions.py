@@ -167,8 +167,9 @@ def test_the_revision_list_runs_a_fixed_number_of_queries(analyst_api, django_as
     for n in range(5):
         services.save_evidence(evidence=evidence, fields={"claim_en": f"Wording {n}"})
 
-    # 1: the evidence; 2: COUNT; 3: the page of revisions with their authors.
-    with django_assert_num_queries(3):
+    # 1: the change counters (ETag); 2: the evidence; 3: COUNT; 4: the page of revisions with
+    # their authors.
+    with django_assert_num_queries(4):
         response = analyst_api.get(revisions_url(evidence.pk))
 
     assert response.json()["count"] == 5
