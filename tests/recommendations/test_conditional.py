@@ -376,3 +376,13 @@ def test_a_large_admin_list_is_counted_by_the_planners_estimate(
     assert response.status_code == 200
     assert not any("COUNT(*)" in q["sql"].upper() for q in queries.captured_queries)
     assert any(q["sql"].startswith("EXPLAIN (FORMAT JSON)") for q in queries.captured_queries)
+
+
+@pytest.mark.django_db
+def test_an_unchanged_list_of_evidence_revisions_is_a_304(analyst_api):
+    url = reverse("evidence-revisions", args=[EvidenceFactory().pk])
+    first = analyst_api.get(url)
+
+    response = again(analyst_api, url, first)
+
+    assert (first.status_code, response.status_code) == (200, 304)
