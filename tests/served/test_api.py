@@ -157,6 +157,17 @@ def test_a_measures_history_is_followed_by_cursor_to_its_first_entry(served):
     assert len(pages) == len(served.call("GET", path).json()["results"])
 
 
+def test_a_piece_of_evidences_revisions_are_served(served):
+    piece = served.call("GET", "/api/v1/evidence/").json()["results"][0]
+    path = f"/api/v1/evidence/{piece['id']}/revisions/"
+
+    listed = served.call("GET", path)
+    revision = served.call("GET", f"{path}{piece['version']}/")
+
+    assert listed.status_code == revision.status_code == 200
+    assert revision.json()["version"] == piece["version"]
+
+
 @pytest.mark.parametrize("path", [FEED, MEASURES, "/api/v1/evidence/"])
 def test_an_unchanged_read_is_a_304_over_http(served, path):
     first = served.call("GET", path)
