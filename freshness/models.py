@@ -1,6 +1,7 @@
 """How many times each table has changed: the cheap marker behind the API's ETags."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class TableChanges(models.Model):
@@ -13,6 +14,9 @@ class TableChanges(models.Model):
 
     class Meta:
         ordering = ["table"]
+        verbose_name = _("table change counter")
+        verbose_name_plural = _("table change counters")
+        default_permissions = ()  # nobody edits or views them through the admin
 
     def __str__(self) -> str:
         return f"{self.table}: {self.changes}"

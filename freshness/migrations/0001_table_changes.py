@@ -58,7 +58,12 @@ class Migration(migrations.Migration):
                 ("table", models.CharField(max_length=63, primary_key=True, serialize=False)),
                 ("changes", models.BigIntegerField(default=0)),
             ],
-            options={"ordering": ["table"]},
+            options={
+                "ordering": ["table"],
+                "verbose_name": "table change counter",
+                "verbose_name_plural": "table change counters",
+                "default_permissions": (),
+            },
         ),
         migrations.RunPython(install, remove),
     ]

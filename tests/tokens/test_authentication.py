@@ -161,9 +161,10 @@ def test_a_token_finds_its_user_and_role_in_one_query(api, viewer, django_assert
     PillarFactory()
     with_token(api, api_token(viewer)).get(reverse("pillar-list"))  # notes the first use
 
-    # 1: the token, its user and whether the user has a role; 2: the pillars (as in
-    # tests/recommendations/test_api.py, where the client is signed in without a query).
-    with django_assert_num_queries(2):
+    # 1: the token, its user and whether the user has a role; 2: the change counters (ETag);
+    # 3: the pillars (as in tests/recommendations/test_api.py, where the client is signed in
+    # without a query).
+    with django_assert_num_queries(3):
         response = api.get(reverse("pillar-list"))
 
     assert response.status_code == 200
@@ -173,8 +174,9 @@ def test_a_session_asks_for_the_role_once(client, viewer, django_assert_num_quer
     PillarFactory()
     client.force_login(viewer)
 
-    # 1: the session; 2: its user; 3: whether the user has a role; 4: the pillars.
-    with django_assert_num_queries(4):
+    # 1: the session; 2: its user; 3: whether the user has a role; 4: the change counters
+    # (ETag); 5: the pillars.
+    with django_assert_num_queries(5):
         response = client.get(reverse("pillar-list"))
 
     assert response.status_code == 200
