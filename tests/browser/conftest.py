@@ -353,19 +353,22 @@ def shots(request, lang):
 # Sessions of each user, signed in once through the login form and reused by later tests
 # (test_sign_in tests the form itself). The admin's language follows the browser, not the
 # session, so one session serves both locales.
-SIGNED_IN: dict[str, list] = {}
+SIGNED_IN: dict[tuple[str, str], list] = {}
 
 
 @pytest.fixture
-def signed_in(context, page):
+def signed_in(context, page, served):
     """signed_in(username): `page`, with `username` signed in."""
 
     def sign_in_as(username: str):
-        if username not in SIGNED_IN:
+        # Keyed by the server too: under xdist a worker may stop the package's server and
+        # start another (a fresh database, where an earlier session does not exist).
+        key = (served.url, username)
+        if key not in SIGNED_IN:
             sign_in(page, username)
-            SIGNED_IN[username] = context.cookies()
+            SIGNED_IN[key] = context.cookies()
         else:
-            context.add_cookies(SIGNED_IN[username])
+            context.add_cookies(SIGNED_IN[key])
         return page
 
     return sign_in_as
