@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "recommendations",
     "evidence",
     "tokens",
+    # The API's request counts per client (throttling.stores says where they live).
+    "throttling",
     # Change counters kept by triggers: the cheap marker behind the API's ETags (304s).
     "freshness",
     # The audit trail (audit.registry lists what it records); django-auditlog writes it.
@@ -289,8 +291,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["config.api.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "config.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "throttling.throttles.AnonRateThrottle",
+        "throttling.throttles.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("API_THROTTLE_ANON", "60/minute"),

@@ -171,7 +171,7 @@ def test_a_write_waiting_on_a_locked_measure_gives_up_cleanly_and_succeeds_once_
 def test_throttling_counts_one_users_requests_across_two_app_servers(
     app, start_servers, reliability_summary
 ):
-    app.database.rows("DELETE FROM django_cache")  # no counts left from other scenarios
+    app.database.rows("DELETE FROM throttling_counter")  # no counts left from other scenarios
     servers = start_servers(count=2, API_THROTTLE_USER="10/minute")
     token = app.admin_token  # a user no other scenario's requests counted
 
