@@ -180,3 +180,28 @@ def test_a_session_asks_for_the_role_once(client, viewer, django_assert_num_quer
         response = client.get(reverse("pillar-list"))
 
     assert response.status_code == 200
+
+
+def test_the_lookup_compiled_once_reads_what_the_orm_reads(analyst):
+    from tokens import keys, selectors
+
+    key = api_token(analyst)
+    expected = next(iter(selectors.lookup(keys.prefix_of(key))))
+
+    with CaptureQueriesContext(connection) as queries:
+        found = selectors.token_for_key(key)
+        again = selectors.token_for_key(key)
+
+    assert len(queries) == 2  # one statement each, nothing compiled or fetched besides
+    assert queries[0]["sql"] == queries[1]["sql"]
+    for token in (found, again):
+        assert [getattr(token, f.attname) for f in ApiToken._meta.concrete_fields] == [
+            getattr(expected, f.attname) for f in ApiToken._meta.concrete_fields
+        ]
+        assert token.expires_at.tzinfo is not None
+        assert (token.has_role, token.user.pk, token.user.date_joined) == (
+            True,
+            analyst.pk,
+            expected.user.date_joined,
+        )
+    assert selectors.token_for_key(key[:-1] + ("x" if key[-1] != "x" else "y")) is None
