@@ -9,7 +9,7 @@ from django.urls import reverse
 from evidence.models import EvidenceMeasure
 from recommendations import services
 from recommendations.choices import Status
-from recommendations.models import MeasureInstitution, MeasureRisk
+from recommendations.models import Measure, MeasureInstitution, MeasureRisk
 from tests.conftest import TODAY
 from tests.factories import (
     EvidenceFactory,
@@ -89,3 +89,51 @@ def test_the_feed_gives_what_the_serializer_gives(analyst_api, linked_history):
     for row in listed["results"]:
         detail = analyst_api.get(reverse("status-update-detail", args=[row["id"]])).json()
         assert row == detail
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Shanghai", "America/St_Johns"])
+def test_a_moment_reads_as_drfs_datetime_field_writes_it(zone, settings):
+    from datetime import UTC, datetime
+
+    from django.utils import timezone
+    from rest_framework.fields import DateTimeField
+
+    from recommendations.api.rows import moment
+
+    settings.TIME_ZONE = zone
+    with timezone.override(zone):
+        for value in (
+            datetime(2026, 3, 1, 12, 0, tzinfo=UTC),
+            datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=UTC),
+            datetime(2025, 12, 31, 16, 0, 0, 1, tzinfo=UTC),
+            None,
+        ):
+            drf = DateTimeField().to_representation(value) if value else None
+            assert moment(value, timezone.get_current_timezone()) == drf
+
+
+def test_the_measure_list_built_once_per_process_shows_each_requests_own_data(
+    linked_history, viewer_api, analyst
+):
+    first = viewer_api.get(reverse("measure-list")).json()["results"]
+    code = first[0]["code"]
+
+    services.record_status_update(
+        measure=Measure.objects.get(code=code),
+        status=Status.IN_PROGRESS,
+        progress=77,
+        effective_date=date(2026, 4, 1),
+        by=analyst,
+        today=TODAY,
+        note="again",
+        evidence=[],
+    )
+    EvidenceMeasure.objects.create(
+        measure=Measure.objects.get(code=code), evidence=EvidenceFactory(), stance="context"
+    )
+    second = viewer_api.get(reverse("measure-list")).json()["results"]
+
+    assert (second[0]["progress"], second[0]["evidence_count"]) == (
+        77,
+        first[0]["evidence_count"] + 1,
+    )
