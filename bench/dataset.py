@@ -1,5 +1,5 @@
-"""The bench databases: a filled template per dataset (bench_s, bench_m), made once with the
-project's own commands, and a fresh copy of it for each run (bench_s_run, bench_m_run), so
+"""The bench databases: a filled template per dataset (bench_s, bench_m, bench_l), made once
+with the project's own commands, and a fresh copy of it for each run (bench_s_run, ...), so
 that the writes of B5 never accumulate from one run to the next.
 
 A template is remade when the generator, the migrations or the seed change: its comment in
@@ -30,13 +30,12 @@ def url(host: str, port: int, user: str, name: str) -> str:
 
 def fingerprint(size: str) -> str:
     digest = hashlib.sha256(f"size={size} seed={SEED}".encode())
-    paths = [ROOT / "recommendations" / "synthetic.py"]
-    paths += sorted((ROOT / "recommendations" / "migrations").glob("*.py"))
-    paths += sorted((ROOT / "evidence" / "migrations").glob("*.py"))
+    paths = sorted((ROOT / "recommendations" / "synthetic").glob("*.py"))
+    paths += sorted(ROOT.glob("*/migrations/*.py"))
     paths += sorted((ROOT / "fixtures").glob("*"))
     for path in paths:
         if path.is_file():
-            digest.update(path.name.encode())
+            digest.update(str(path.relative_to(ROOT)).encode())
             digest.update(path.read_bytes())
     return f"bench dataset {size} seed {SEED} {digest.hexdigest()[:16]}"
 
@@ -56,7 +55,7 @@ def _comment(conn, name: str) -> str | None:
 
 
 def _manage(env: dict, *args: str) -> None:
-    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, timeout=900)
+    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, timeout=1800)
 
 
 def ensure_template(size: str, *, info: str, db_url, env: dict, log) -> str:
@@ -66,7 +65,7 @@ def ensure_template(size: str, *, info: str, db_url, env: dict, log) -> str:
     with _admin(info) as conn:
         if _comment(conn, name) == expected:
             return name
-        log(f"making the {size} template database {name} (M takes a minute or two)")
+        log(f"making the {size} template database {name} (M takes a minute or two, L about six)")
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )

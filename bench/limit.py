@@ -17,8 +17,11 @@ Python view must spend to send these statements and these bytes.
   runner into a file), fetching every row and assembling nothing
 - B5 `POST /bench/limit/measures/<id>/status-updates/` the bare UPDATE and INSERT: one
   transaction, If-Match checked by the UPDATE's WHERE clause
+- B6 `GET /bench/limit/token/`: the token lookup alone (the statement above, and the last-use
+  write when it is due), answering 204: the least any authenticated answer costs
 """
 
+import hashlib
 import json
 import os
 from base64 import b64decode, b64encode
@@ -31,11 +34,14 @@ import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.http import HttpResponse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from config.conditional import BODY_FORMAT
+from freshness.markers import changes, tables_of
 from recommendations.api import rows as rows_module
+from recommendations.api.views import MEASURE_MODELS, UPDATE_MODELS
 from recommendations.roles import ROLES
 from tokens import keys
 
@@ -105,6 +111,31 @@ def authenticate(cursor, request) -> int | None:
     if row[AUTH_LAST_USED_AT] is None or row[AUTH_LAST_USED_AT] <= due:
         cursor.execute(NOTE_USE_SQL, [now, due, row[AUTH_TOKEN_ID]])
     return row[AUTH_USER_ID]
+
+
+MEASURE_TABLES = tables_of(*MEASURE_MODELS)
+UPDATE_TABLES = tables_of(*UPDATE_MODELS)
+
+
+def weak_etag(request, tables: tuple[str, ...], user_id: int) -> str:
+    """config.conditional's tag: the tables' change counter (its one statement) and what in
+    the request shapes the body."""
+    parts = (
+        BODY_FORMAT,
+        changes(tables),
+        request.build_absolute_uri(),
+        "application/json",
+        translation.get_language() or "",
+        user_id,
+    )
+    return f'W/"{hashlib.sha256(repr(parts).encode()).hexdigest()[:20]}"'
+
+
+def token_only(request):
+    with connection.cursor() as cursor:
+        if authenticate(cursor, request) is None:
+            return unauthorized()
+    return HttpResponse(status=204)
 
 
 def unauthorized() -> HttpResponse:
@@ -265,8 +296,10 @@ def measures(request):
     scenarios, risks, institutions = {}, {}, {}
     rows = []
     with connection.cursor() as cursor:
-        if authenticate(cursor, request) is None:
+        user = authenticate(cursor, request)
+        if user is None:
             return unauthorized()
+        tag = weak_etag(request, MEASURE_TABLES, user)
         cursor.execute(count_sql(len(statuses), bool(as_of)), where)
         count = cursor.fetchone()[0]
         # Django's Paginator: page `number` is rows [bottom, min(bottom + size, count)).
@@ -341,7 +374,8 @@ def measures(request):
             else replace_query_param(url, "page", number - 1)
         )
     return json_response(
-        {"count": count, "next": next_link, "previous": previous, "results": results}
+        {"count": count, "next": next_link, "previous": previous, "results": results},
+        headers={"ETag": tag},
     )
 
 
@@ -382,10 +416,12 @@ def status_updates(request):
     if size is None:
         return json_response({"detail": "bad page_size"}, 400)
     size = min(size, settings.API_MAX_PAGE_SIZE)
-    evidence = {}
+    evidence, cited = {}, {}
     with connection.cursor() as cursor:
-        if authenticate(cursor, request) is None:
+        user = authenticate(cursor, request)
+        if user is None:
             return unauthorized()
+        tag = weak_etag(request, UPDATE_TABLES, user)
         if position is None:
             cursor.execute(feed_sql(False, size + 1))
         else:
@@ -395,8 +431,9 @@ def status_updates(request):
         if page:
             ids = [row[0] for row in page]
             cursor.execute(*rows_module.update_evidence_sql(ids))
-            for update, piece in cursor.fetchall():
+            for update, piece, version in cursor.fetchall():
                 evidence.setdefault(update, []).append(piece)
+                cited.setdefault(update, []).append({"evidence": piece, "version": version})
     base = request.build_absolute_uri("/api/v1/status-updates/")
     results = [
         {
@@ -412,6 +449,7 @@ def status_updates(request):
             "recorded_by": by,
             "note": note,
             "evidence": evidence.get(pk, []),
+            "cited_evidence": cited.get(pk, []),
         }
         for pk, measure, code, status, progress, trust, effective, recorded, by, note in page
     ]
@@ -427,7 +465,8 @@ def status_updates(request):
     else:
         resume = None
     return json_response(
-        {"next": next_link, "previous": previous, "results": results, "resume": resume}
+        {"next": next_link, "previous": previous, "results": results, "resume": resume},
+        headers={"ETag": tag},
     )
 
 

@@ -18,5 +18,6 @@ urlpatterns = [
     path("bench/limit/measures/<int:pk>/status-updates/", limit.record),
     path("bench/limit/status-updates/", limit.status_updates),
     path("bench/limit/report-sql/", limit.report_sql),
+    path("bench/limit/token/", limit.token_only),
     path("bench/naive/", include(router.urls)),
 ]
