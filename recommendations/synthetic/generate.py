@@ -50,7 +50,7 @@ from .purge import (
 from .writer import Writer, table
 
 # (measures, status updates) of each preset size.
-SIZES = {"S": (1_000, 50_000), "M": (20_000, 2_000_000)}
+SIZES = {"S": (1_000, 50_000), "M": (20_000, 2_000_000), "L": (40_000, 8_000_000)}
 
 DEFAULT_TODAY = date(2026, 10, 31)
 
