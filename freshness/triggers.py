@@ -16,6 +16,7 @@ from django.db import connections
 # Every table a body of the API shows. tests/freshness checks that each table of the
 # recommendations and evidence apps is here or in UNTRACKED, so a new table gets a decision.
 TRACKED = (
+    "audit_change",
     "auth_user",
     "evidence_evidence",
     "evidence_evidence_institutions",

@@ -5,8 +5,10 @@ from rest_framework import mixins, viewsets
 from rest_framework.permissions import BasePermission
 
 from config.api import CursorPagination
+from config.conditional import ConditionalReads
 from config.openapi import ERROR_RESPONSES, with_errors
 
+from ..models import Change
 from ..selectors import visible_changes
 from .filters import ChangeFilter
 from .serializers import ChangeSerializer
@@ -30,7 +32,7 @@ class CanReadTrail(BasePermission):
         },
     ),
 )
-class ChangeViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class ChangeViewSet(ConditionalReads, mixins.ListModelMixin, viewsets.GenericViewSet):
     """Every change to measures and their links, evidence with its figures and links, and
     sources (and, for superusers, to users, groups and API tokens): who made it, when, through
     what (admin, API or command), and each field before and after. Entries are never changed
@@ -40,6 +42,8 @@ class ChangeViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     serializer_class = ChangeSerializer
     filterset_class = ChangeFilter
+    conditional_actions = ("list",)
+    freshness_models = (Change,)
     pagination_class = CursorPagination
     permission_classes = [CanReadTrail]
     write_permissions: dict = {}

@@ -154,8 +154,28 @@ def test_the_change_list_query_count_does_not_grow_with_rows(
     # hands to every request.
     viewer_api.get(CHANGES)
 
-    # 1: the page, with each entry's model (no COUNT: cursor pages).
-    with django_assert_num_queries(1):
+    # 1: the change counter behind the ETag; 2: the page, with each entry's model (no COUNT:
+    # cursor pages).
+    with django_assert_num_queries(2):
         response = viewer_api.get(CHANGES, {"page_size": page_size})
 
     assert len(results(response)) == min(page_size, visible_changes(viewer).count())
+
+
+# Committed: on PostgreSQL the change counters move when a transaction commits.
+@pytest.mark.django_db(transaction=True)
+def test_a_poller_gets_304_until_the_trail_grows(viewer_api, django_assert_num_queries):
+    SourceFactory()
+    first = viewer_api.get(CHANGES)
+    tag = first["ETag"]
+
+    # The change counter only: none of the page's queries.
+    with django_assert_num_queries(1):
+        unchanged = viewer_api.get(CHANGES, HTTP_IF_NONE_MATCH=tag)
+    SourceFactory()
+    grown = viewer_api.get(CHANGES, HTTP_IF_NONE_MATCH=tag)
+
+    assert (first.status_code, unchanged.status_code, grown.status_code) == (200, 304, 200)
+    assert unchanged["ETag"] == tag and unchanged.content == b""
+    assert grown["ETag"] != tag
+    assert len(results(grown)) == len(results(first)) + 1
