@@ -36,7 +36,7 @@ from .models import (
     StatusUpdate,
 )
 from .reports.limits import check_preview_bytes, check_preview_size, check_publish_size
-from .reports.render import EXTENSIONS, FORMATS, LANGUAGES, MEDIA_TYPES, render
+from .reports.render import EXTENSIONS, FORMATS, LANGUAGES, MEDIA_TYPES, render_bytes
 from .reports.snapshots import (
     LOCALIZED_FORMATS,
     SNAPSHOT_FILES,
@@ -873,7 +873,7 @@ class ReportSnapshotAdmin(admin.ModelAdmin):
         fmt = data["file"] if "download" in request.GET else "html"
         check_preview_size(data["since"], data["until"], fmt)
         report = build_status_report(since=data["since"], until=data["until"])
-        body = check_preview_bytes(render(report, fmt, data["lang"]))
+        body = check_preview_bytes(render_bytes(report, fmt, data["lang"]))
         if fmt == "html" and "download" not in request.GET:
             return body.decode()
         response = HttpResponse(body, content_type=MEDIA_TYPES[fmt])

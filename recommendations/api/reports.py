@@ -22,7 +22,7 @@ from config.openapi import ERROR_RESPONSES, ERRORS_READ, with_errors
 
 from ..models import ReportSnapshot
 from ..reports.limits import check_preview_bytes, check_preview_size
-from ..reports.render import EXTENSIONS, FORMATS, LANGUAGES, MEDIA_TYPES, render
+from ..reports.render import EXTENSIONS, FORMATS, LANGUAGES, MEDIA_TYPES, render_bytes
 from ..reports.snapshots import LOCALIZED_FORMATS, SNAPSHOT_FILES, STORED_TEXTS, snapshot_filename
 from ..reports.status import PERIODS, build_status_report, report_period
 from .report_schema import StatusReportSerializer
@@ -208,5 +208,5 @@ class ReportSnapshotViewSet(ReadOnlyViewSet):
         check_preview_size(data["since"], data["until"], fmt)
         report = build_status_report(since=data["since"], until=data["until"])
         name = f"status-report_{data['since']}_{data['until']}_preview.{EXTENSIONS[fmt]}"
-        body = check_preview_bytes(render(report, fmt, data["lang"]))
+        body = check_preview_bytes(render_bytes(report, fmt, data["lang"]))
         return file_response(body, fmt, name)

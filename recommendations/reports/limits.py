@@ -61,10 +61,9 @@ def check_publish_size(since: date, until: date) -> None:
     check_report_size(since, until, PUBLISH_COST)
 
 
-def check_preview_bytes(text: str) -> bytes:
+def check_preview_bytes(body: bytes) -> bytes:
     """The preview's body, or ValidationError when it exceeds REPORT_PREVIEW_MAX_BYTES: no
     preview is larger, whatever the period's updates hold."""
-    body = text.encode()
     if len(body) > settings.REPORT_PREVIEW_MAX_BYTES:
         raise too_large(_("bytes"), settings.REPORT_PREVIEW_MAX_BYTES)
     return body
