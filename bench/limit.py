@@ -24,6 +24,7 @@ Python view must spend to send these statements and these bytes.
 import hashlib
 import json
 import os
+import time
 from base64 import b64decode, b64encode
 from datetime import date, timedelta
 from pathlib import Path
@@ -43,7 +44,11 @@ from freshness.markers import changes, tables_of
 from recommendations.api import rows as rows_module
 from recommendations.api.views import MEASURE_MODELS, UPDATE_MODELS
 from recommendations.roles import ROLES
+from throttling.stores import current_store
+from throttling.throttles import UserRateThrottle
 from tokens import keys
+
+THROTTLE = UserRateThrottle()
 
 ZONE = ZoneInfo(settings.TIME_ZONE)
 
@@ -110,6 +115,10 @@ def authenticate(cursor, request) -> int | None:
     due = now - timedelta(minutes=settings.API_TOKEN_LAST_USED_MINUTES)
     if row[AUTH_LAST_USED_AT] is None or row[AUTH_LAST_USED_AT] <= due:
         cursor.execute(NOTE_USE_SQL, [now, due, row[AUTH_TOKEN_ID]])
+    # The user's throttle, counted where CACHE_URL says (one statement with db://).
+    _, duration = THROTTLE.parse_rate(THROTTLE.get_rate())
+    moment = time.time()
+    current_store().hit(f"throttle_user_{row[AUTH_USER_ID]}", int(moment // duration), duration)
     return row[AUTH_USER_ID]
 
 
