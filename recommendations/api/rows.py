@@ -59,7 +59,6 @@ UPDATE_COLUMNS = (
 )
 
 
-
 def moment(value: datetime | None, zone) -> str | None:
     """A datetime as DRF's DateTimeField renders it: in `zone` (the current time zone), ISO
     8601, UTC as "Z"; without DRF's field machinery, which cost 15 µs a value (the test of the
