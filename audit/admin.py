@@ -9,6 +9,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
+from config.admin_filters import value_filter
+from config.admin_paginator import GrowingTableAdmin
+
 from .api.serializers import field_changes
 from .models import Change
 from .registry import TRACKED, labels
@@ -62,7 +65,7 @@ if admin.site.is_registered(Change):
 
 
 @admin.register(Change)
-class ChangeAdmin(admin.ModelAdmin):
+class ChangeAdmin(GrowingTableAdmin, admin.ModelAdmin):
     list_display = (
         "timestamp",
         "user",
@@ -72,11 +75,20 @@ class ChangeAdmin(admin.ModelAdmin):
         "record",
         "summary",
     )
-    list_filter = (ModelFilter, ObjectFilter, "channel", "action", "actor_username", "timestamp")
+    # Every change adds a row: the list is counted by estimate, a user is typed rather than
+    # chosen from every username the trail holds, and a search reads the rows it pages
+    # through (newest first, by the primary key).
+    list_filter = (
+        ModelFilter,
+        ObjectFilter,
+        "channel",
+        "action",
+        value_filter("actor_username", Change._meta.get_field("actor_username").verbose_name),
+        "timestamp",
+    )
     date_hierarchy = "timestamp"
     search_fields = ("object_repr",)
     list_per_page = 50
-    show_full_result_count = False
     fields = (
         "timestamp",
         "user",

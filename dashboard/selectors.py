@@ -8,7 +8,7 @@ from datetime import date
 from recommendations import attention
 from recommendations.choices import Status
 from recommendations.models import Pillar, StatusUpdate
-from recommendations.selectors import live_measures_with_state
+from recommendations.selectors import live_measure_states
 
 # How many of the latest status updates the home page lists, and of each attention list.
 LATEST_CHANGES = 10
@@ -53,7 +53,7 @@ class HomePage:
 def home_page(day: date) -> HomePage:
     overall, by_pillar = Standing(), defaultdict(Standing)
     needing = {kind.key: [] for kind in attention.KINDS}
-    for measure in live_measures_with_state():
+    for measure in live_measure_states():
         overall.add(measure)
         by_pillar[measure.pillar_id].add(measure)
         for kind in attention.kinds_of(measure, day):

@@ -7,14 +7,21 @@ from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from config.admin_widgets import SafeAutocomplete
-from recommendations.admin import add_service_errors
+from config.admin_filters import value_filter
+from config.admin_paginator import GrowingTableAdmin, related_count
+from config.admin_widgets import (
+    IndexedAutocomplete,
+    LinkRowsInline,
+    PreloadedRowsFormSet,
+    SafeAutocomplete,
+)
+from recommendations.admin import LISTED, add_service_errors, more_link
 from recommendations.text import localized
 
 from . import services
@@ -64,10 +71,16 @@ class VersionedForm(forms.ModelForm):
 
 
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(GrowingTableAdmin, admin.ModelAdmin):
     form = VersionedForm
     list_display = ("title", "authors", "kind", "year", "reliability", "evidence_count")
-    list_filter = ("kind", "reliability", "year")
+    # The year is typed: sources grow with the evidence, and a list of the years they hold
+    # would read every one.
+    list_filter = (
+        "kind",
+        "reliability",
+        value_filter("year", Source._meta.get_field("year").verbose_name),
+    )
     search_fields = ("key", "title", "authors", "venue", "citation", "note_zh", "note_en")
     readonly_fields = ("version", "created_at", "updated_at", "evidence_from_it")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -76,21 +89,32 @@ class SourceAdmin(admin.ModelAdmin):
     def evidence_from_it(self, obj):
         if obj.pk is None:
             return "–"
+        evidence = list(obj.evidence.order_by("-date", "id")[: LISTED + 1])
         rows = [
             (
                 reverse("admin:evidence_evidence_change", args=[item.pk]),
                 date_text(item.date, item.date_precision) or "–",
                 localized(item, "claim")[:160],
             )
-            for item in obj.evidence.order_by("-date", "id")
+            for item in evidence[:LISTED]
         ]
         if not rows:
             return "–"
         items = format_html_join("", '<li><a href="{}">{}: {}</a></li>', rows)
-        return format_html('<ul class="compact-list">{}</ul>', items)
+        listed = format_html('<ul class="compact-list">{}</ul>', items)
+        if len(evidence) > LISTED:
+            url = reverse("admin:evidence_evidence_changelist")
+            listed += more_link(
+                f"{url}?{urlencode({'source__id__exact': obj.pk})}",
+                _("All evidence drawn from it (this page lists the latest %(count)s)")
+                % {"count": LISTED},
+            )
+        return listed
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(evidence_total=Count("evidence"))
+        return (
+            super().get_queryset(request).annotate(evidence_total=related_count(Evidence, "source"))
+        )
 
     @admin.display(description=_("evidence"), ordering="evidence_total")
     def evidence_count(self, obj):
@@ -121,11 +145,15 @@ class FigureInline(admin.TabularInline):
     max_num = settings.EVIDENCE_MAX_FIGURES  # the service refuses more
 
 
-class LinkInline(SafeAutocomplete, admin.TabularInline):
+class LinkInline(LinkRowsInline, admin.TabularInline):
+    """A piece of evidence's links to measures, risks, scenarios or mechanisms: all of them,
+    as the form saves the whole list; they are the few records the claim bears on, and each
+    row reads nothing more (LinkRowsInline)."""
+
     extra = 0
 
 
-class MeasureLinkFormSet(forms.BaseInlineFormSet):
+class MeasureLinkFormSet(PreloadedRowsFormSet):
     """Refuses, before anything is saved, to take the last support away from an implemented
     measure (evidence.services.check_support_kept)."""
 
@@ -165,10 +193,24 @@ class InnovationLinkInline(LinkInline):
     autocomplete_fields = ("mechanism",)
 
 
+# A piece of evidence's page shows this many of its revisions; the rest are a link away.
+REVISIONS_SHOWN = 20
+
+
+class LatestRevisionsFormSet(PreloadedRowsFormSet):
+    """The latest REVISIONS_SHOWN revisions only: every save adds one."""
+
+    def get_queryset(self):
+        if not hasattr(self, "_latest"):
+            self._latest = super().get_queryset()[:REVISIONS_SHOWN]
+        return self._latest
+
+
 class RevisionInline(admin.TabularInline):
-    """The piece's revisions, latest first: what it said at each version. Read-only."""
+    """The piece's latest revisions, latest first: what it said at each version. Read-only."""
 
     model = EvidenceRevision
+    formset = LatestRevisionsFormSet
     verbose_name_plural = _("revisions (latest first)")
     fields = ("version", "claim", "created_at", "created_by")
     readonly_fields = fields
@@ -199,7 +241,7 @@ LINK_LISTS = {model: name for name, (model, target) in services.LINK_MODELS.item
 
 
 @admin.register(Evidence)
-class EvidenceAdmin(SafeAutocomplete, admin.ModelAdmin):
+class EvidenceAdmin(GrowingTableAdmin, IndexedAutocomplete, SafeAutocomplete, admin.ModelAdmin):
     form = VersionedForm
     list_display = ("claim", "source_title", "attribution", "dated", "figure_count")
     list_filter = (
@@ -222,8 +264,13 @@ class EvidenceAdmin(SafeAutocomplete, admin.ModelAdmin):
         "source__title",
         "source__authors",
     )
+    # A piece is picked by its key's beginning or a word of its claim (indexes of migration
+    # 0006).
+    autocomplete_search_fields = ("^key", "claim_zh", "claim_en")
+    # A measure's page and a source's link to the evidence on them.
+    extra_lookups = ("measures__id__exact", "source__id__exact")
     autocomplete_fields = ("source", "institutions")
-    readonly_fields = ("created_by", "version", "created_at", "updated_at")
+    readonly_fields = ("created_by", "version", "created_at", "updated_at", "all_revisions")
     date_hierarchy = "date"
     inlines = [
         FigureInline,
@@ -234,8 +281,21 @@ class EvidenceAdmin(SafeAutocomplete, admin.ModelAdmin):
         RevisionInline,
     ]
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(figure_total=Count("figures"))
+    def get_list_queryset(self, queryset):
+        return queryset.annotate(figure_total=related_count(EvidenceFigure, "evidence"))
+
+    @admin.display(description=_("revisions"))
+    def all_revisions(self, obj):
+        if obj.pk is None:
+            return "–"
+        url = reverse("admin:evidence_evidencerevision_changelist")
+        return format_html(
+            '<a href="{}?{}">{}</a>',
+            url,
+            urlencode({"evidence__id__exact": obj.pk}),
+            _("All its revisions (this page shows the latest %(shown)s)")
+            % {"shown": REVISIONS_SHOWN},
+        )
 
     @admin.display(description=_("claim"))
     def claim(self, obj):
@@ -319,12 +379,14 @@ def kept_forms(formset) -> list:
 
 
 @admin.register(EvidenceRevision)
-class EvidenceRevisionAdmin(admin.ModelAdmin):
-    """Revisions are written by every save of a piece of evidence and never changed: this page
-    only shows one, as a status update that cited it saw it."""
+class EvidenceRevisionAdmin(GrowingTableAdmin, admin.ModelAdmin):
+    """Revisions are written by every save of a piece of evidence and never changed: a page
+    shows one, as a status update that cited it saw it; the list, a piece's revisions, linked
+    from its page."""
 
     list_display = ("__str__", "evidence", "version", "created_at", "created_by")
     list_select_related = ("evidence", "created_by")
+    extra_lookups = ("evidence__id__exact",)
     fields = (
         "evidence_link",
         "version",

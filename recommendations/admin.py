@@ -4,7 +4,7 @@ status history is read-only: a new entry goes through services.record_status_upd
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Max, TextField
+from django.db.models import Max, OuterRef, Q, Subquery, TextField
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -12,11 +12,17 @@ from django.urls import path, reverse
 from django.utils import timezone, translation
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
-from django.utils.text import capfirst
+from django.utils.text import capfirst, smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
 
-from config.admin_paginator import EstimatedCountPaginator
-from config.admin_widgets import SafeAutocomplete, SafeAutocompleteSelectMultiple
+from config.admin_paginator import GrowingTableAdmin, related_count
+from config.admin_widgets import (
+    IndexedAutocomplete,
+    LinkRowsInline,
+    PreloadedRowsFormSet,
+    SafeAutocomplete,
+    SafeAutocompleteSelectMultiple,
+)
 from evidence.models import Evidence, StatusUpdateEvidence
 
 from . import attention, services
@@ -73,8 +79,20 @@ class LocalizedTitleMixin:
         return localized(obj, "title")
 
 
-def measure_states(measures) -> str:
-    """Measures as a compact list: code and title linking to the measure, status, progress."""
+# A page lists at most this many of a record's measures or evidence, then links to the
+# list of them all.
+LISTED = 50
+
+
+def more_link(url: str, text) -> str:
+    return format_html('<p><a href="{}">{}</a></p>', url, text)
+
+
+def measure_states(measures, more_url: str | None = None) -> str:
+    """Measures as a compact list: code and title linking to the measure, status, progress;
+    the first LISTED of them, and then `more_url` to all."""
+    measures = list(measures[: LISTED + 1])
+    more = len(measures) > LISTED
     rows = [
         (
             reverse("admin:recommendations_measure_change", args=[m.pk]),
@@ -83,12 +101,23 @@ def measure_states(measures) -> str:
             m.get_status_display(),
             "–" if m.progress is None else f"{m.progress}%",
         )
-        for m in measures
+        for m in measures[:LISTED]
     ]
     if not rows:
         return "–"
     items = format_html_join("", '<li><a href="{}"><b>{}</b> {}</a> — {}, {}</li>', rows)
-    return format_html('<ul class="compact-list">{}</ul>', items)
+    listed = format_html('<ul class="compact-list">{}</ul>', items)
+    if more and more_url:
+        listed += more_link(
+            more_url,
+            _("All its measures (this page lists the first %(count)s)") % {"count": LISTED},
+        )
+    return listed
+
+
+# Pillars, concepts and institutions are the paper's framework: tens of rows (a pillar per
+# 200 measures at most), so their lists count exactly and offer filter facets (ShowFacets
+# .ALLOW, Django's default).
 
 
 @admin.register(Pillar)
@@ -99,10 +128,16 @@ class PillarAdmin(LocalizedTitleMixin, admin.ModelAdmin):
 
     @admin.display(description=_("measures and where they stand"))
     def measures_and_states(self, obj):
-        return measure_states(obj.measures.filter(archived=False).order_by("code"))
+        url = reverse("admin:recommendations_measure_changelist")
+        return measure_states(
+            obj.measures.filter(archived=False).order_by("code"),
+            more_url=f"{url}?{urlencode({'pillar__id__exact': obj.pk, 'archived__exact': 0})}",
+        )
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(measure_count=Count("measures"))
+        return (
+            super().get_queryset(request).annotate(measure_count=related_count(Measure, "pillar"))
+        )
 
     @admin.display(description=_("measures"), ordering="measure_count")
     def measure_count(self, obj):
@@ -146,14 +181,14 @@ class InstitutionAdmin(admin.ModelAdmin):
 COMPACT_TEXT = {TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 20})}}
 
 
-class MeasureInstitutionInline(SafeAutocomplete, admin.TabularInline):
+class MeasureInstitutionInline(LinkRowsInline, admin.TabularInline):
     model = MeasureInstitution
     extra = 0
     autocomplete_fields = ("institution",)
     formfield_overrides = COMPACT_TEXT
 
 
-class MeasureRiskInline(SafeAutocomplete, admin.TabularInline):
+class MeasureRiskInline(LinkRowsInline, admin.TabularInline):
     model = MeasureRisk
     extra = 0
     autocomplete_fields = ("risk",)
@@ -164,7 +199,7 @@ class MeasureRiskInline(SafeAutocomplete, admin.TabularInline):
 HISTORY_SHOWN = 50
 
 
-class LatestHistoryFormSet(forms.BaseInlineFormSet):
+class LatestHistoryFormSet(PreloadedRowsFormSet):
     """The latest HISTORY_SHOWN entries only: a measure may have thousands."""
 
     def get_queryset(self):
@@ -273,7 +308,9 @@ class AttentionFilter(admin.SimpleListFilter):
 
 
 @admin.register(Measure)
-class MeasureAdmin(SafeAutocomplete, LocalizedTitleMixin, admin.ModelAdmin):
+class MeasureAdmin(
+    GrowingTableAdmin, IndexedAutocomplete, SafeAutocomplete, LocalizedTitleMixin, admin.ModelAdmin
+):
     form = MeasureForm
     list_display = (
         "code",
@@ -297,6 +334,9 @@ class MeasureAdmin(SafeAutocomplete, LocalizedTitleMixin, admin.ModelAdmin):
     )
     list_select_related = ("pillar",)
     search_fields = ("code", "title_zh", "title_en", "description_zh", "description_en")
+    # A measure is picked by its code's beginning or a word of its title (indexes of
+    # migration 0008).
+    autocomplete_search_fields = ("^code", "title_zh", "title_en")
     autocomplete_fields = ("scenarios",)
     readonly_fields = (
         "status",
@@ -344,10 +384,18 @@ class MeasureAdmin(SafeAutocomplete, LocalizedTitleMixin, admin.ModelAdmin):
         (_("Evidence"), {"fields": ("evidence_on_it",)}),
     )
 
-    def get_queryset(self, request):
-        return (
-            super().get_queryset(request).annotate(last_recorded=Max("status_updates__recorded_at"))
+    def get_list_queryset(self, queryset):
+        # Each listed measure's latest entry: an index probe per row, not a join of the whole
+        # history grouped by measure (which took seconds at 2 million updates). Not a sort
+        # key for that reason: sorting on it would read every measure's history.
+        latest = (
+            StatusUpdate.objects.filter(measure=OuterRef("pk"))
+            .order_by()
+            .values("measure")
+            .annotate(latest=Max("recorded_at"))
+            .values("latest")
         )
+        return queryset.annotate(last_recorded=Subquery(latest))
 
     @admin.display(description=_("pillar"), ordering="pillar__number")
     def pillar_number(self, obj):
@@ -355,7 +403,7 @@ class MeasureAdmin(SafeAutocomplete, LocalizedTitleMixin, admin.ModelAdmin):
             '<span title="{}">{}</span>', localized(obj.pillar, "title"), obj.pillar.number
         )
 
-    @admin.display(description=_("last recorded"), ordering="last_recorded")
+    @admin.display(description=_("last recorded"))
     def last_recorded(self, obj):
         moment = getattr(obj, "last_recorded", None)
         return timezone.localtime(moment).strftime("%Y-%m-%d") if moment else "–"
@@ -366,19 +414,30 @@ class MeasureAdmin(SafeAutocomplete, LocalizedTitleMixin, admin.ModelAdmin):
 
     @admin.display(description=_("evidence on this measure"))
     def evidence_on_it(self, obj):
-        links = obj.evidence_links.select_related("evidence").order_by("stance", "evidence_id")
+        links = list(
+            obj.evidence_links.select_related("evidence").order_by("stance", "evidence_id")[
+                : LISTED + 1
+            ]
+        )
         rows = [
             (
                 reverse("admin:evidence_evidence_change", args=[link.evidence_id]),
                 link.get_stance_display(),
                 localized(link.evidence, "claim")[:160],
             )
-            for link in links
+            for link in links[:LISTED]
         ]
         if not rows:
             return "–"
         items = format_html_join("", '<li><a href="{}">{}: {}</a></li>', rows)
-        return format_html('<ul class="compact-list">{}</ul>', items)
+        listed = format_html('<ul class="compact-list">{}</ul>', items)
+        if len(links) > LISTED:
+            url = reverse("admin:evidence_evidence_changelist")
+            listed += more_link(
+                f"{url}?{urlencode({'measures__id__exact': obj.pk})}",
+                _("All evidence on it (this page lists the first %(count)s)") % {"count": LISTED},
+            )
+        return listed
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
@@ -551,6 +610,9 @@ class StatusUpdateForm(forms.ModelForm):
         return cleaned
 
 
+# A status-update search lists the entries of at most this many measures.
+SEARCHED_MEASURES = 1000
+
 # The fields a link to the record form may pre-fill.
 CORRECTION_FIELDS = ("status", "progress", "confidence", "effective_date", "note")
 
@@ -573,7 +635,7 @@ def correction_link(update: StatusUpdate) -> str:
 
 
 @admin.register(StatusUpdate)
-class StatusUpdateAdmin(SafeAutocomplete, admin.ModelAdmin):
+class StatusUpdateAdmin(GrowingTableAdmin, SafeAutocomplete, admin.ModelAdmin):
     """All status history. Entries are added here and never changed or deleted."""
 
     form = StatusUpdateForm
@@ -592,16 +654,51 @@ class StatusUpdateAdmin(SafeAutocomplete, admin.ModelAdmin):
     extra_lookups = ("measure__id__exact",)
     list_select_related = ("measure", "recorded_by")
     date_hierarchy = "effective_date"
-    search_fields = ("measure__code", "measure__title_zh", "measure__title_en", "note")
+    # A search finds measures (get_search_results), not words in the notes of millions of
+    # entries, which it would read every one of.
+    search_fields = ("^measure__code", "measure__title_zh", "measure__title_en")
     autocomplete_fields = ("measure",)
     ordering = ("-recorded_at", "-id")
-    # Millions of rows: no COUNT(*) of the whole table, and the filtered list's count is
-    # PostgreSQL's estimate when large.
-    paginator = EstimatedCountPaginator
-    show_full_result_count = False
+
+    def get_search_results(self, request, queryset, search_term):
+        """The entries of the measures whose code begins with, or whose title holds, each word
+        (their indexes find them), of the first SEARCHED_MEASURES of them by code. Given the
+        measures, the planner knows how many entries match and reads them by the measure
+        index; joined in one query, it could not tell, and walked every update, newest
+        first, for seconds."""
+        if not search_term.strip():
+            return queryset, False
+        measures = Measure.objects.all()
+        for word in smart_split(search_term):
+            if word[0] in "\"'" and word[-1] == word[0] and len(word) > 1:
+                word = unescape_string_literal(word)
+            measures = measures.filter(
+                Q(code__istartswith=word)
+                | Q(title_zh__icontains=word)
+                | Q(title_en__icontains=word)
+            )
+        found = list(
+            measures.order_by("code").values_list("pk", flat=True)[: SEARCHED_MEASURES + 1]
+        )
+        if len(found) > SEARCHED_MEASURES:
+            messages.warning(
+                request,
+                _(
+                    "The search matched more than %(count)s measures: the list shows the entries "
+                    "of the first %(count)s by code. Add a word to narrow it."
+                )
+                % {"count": SEARCHED_MEASURES},
+            )
+        return queryset.filter(measure__in=found[:SEARCHED_MEASURES]), False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(evidence_total=Count("evidence_links"))
+        # A count per listed row (an index probe each), not a join of every update's
+        # evidence grouped by update; not a sort key, which would count for every update.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(evidence_total=related_count(StatusUpdateEvidence, "status_update"))
+        )
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -649,7 +746,7 @@ class StatusUpdateAdmin(SafeAutocomplete, admin.ModelAdmin):
     def measure_code(self, obj):
         return obj.measure.code
 
-    @admin.display(description=_("evidence"), ordering="evidence_total")
+    @admin.display(description=_("evidence"))
     def evidence_count(self, obj):
         return obj.evidence_total
 
@@ -1012,16 +1109,44 @@ class ReportSnapshotAdmin(admin.ModelAdmin):
         return False
 
 
+class ResponseFilter(admin.SimpleListFilter):
+    """A remembered request by how it was answered: fixed choices, where a filter on the
+    status column would read every row for the values it holds."""
+
+    title = _("response status")
+    parameter_name = "answered"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("2xx", _("succeeded (2xx)")),
+            ("4xx", _("refused (4xx)")),
+            ("5xx", _("failed (5xx)")),
+            ("none", _("not answered yet")),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "none":
+            return queryset.filter(response_status__isnull=True)
+        if value in {"2xx", "4xx", "5xx"}:
+            low = int(value[0]) * 100
+            return queryset.filter(response_status__gte=low, response_status__lt=low + 100)
+        return queryset
+
+
 @admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(admin.ModelAdmin):
+class IdempotencyKeyAdmin(GrowingTableAdmin, admin.ModelAdmin):
     """The API's remembered Idempotency-Keys, for tracing a client's retries. Read-only;
-    `manage.py purge_idempotency_keys` deletes expired ones."""
+    `manage.py purge_idempotency_keys` deletes expired ones. Every API write with a key adds
+    one: the list is a growing table's (its searches read the unexpired keys)."""
 
     list_display = ("key", "user", "method", "path", "response_status", "created_at", "expires_at")
-    list_filter = ("method", "response_status")
+    # Every key is a POST's. The date filter, not a date hierarchy: no index on created_at
+    # (each write would pay for one) to find the first and the last.
+    list_filter = (ResponseFilter, "created_at")
     list_select_related = ("user",)
     search_fields = ("key", "path", "user__username")
-    date_hierarchy = "created_at"
+    ordering = ("-id",)  # creation order, by the primary key's index
     exclude = ("response_body", "response_headers")
 
     def has_add_permission(self, request):
