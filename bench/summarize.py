@@ -1,6 +1,7 @@
-"""Markdown tables of the latest results, and the growth from S to M.
+"""Markdown tables of the latest results, the growth from S to M to L, and whether the
+admin's and the 304s' query counts stay the same at every size.
 
-.venv/bin/python -m bench.summarize        # reads bench/results/{S,M}.json, writes summary.md
+.venv/bin/python -m bench.summarize        # reads bench/results/{S,M,L}.json, writes summary.md
 """
 
 import json
@@ -9,7 +10,18 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SUFFIX = f"-{sys.argv[1]}" if len(sys.argv) > 1 else ""
-FLAT = 1.2  # per-request cost at M at most 20% above S's counts as flat
+FLAT = 1.2  # per-request cost at the larger set at most 20% above the smaller's counts as flat
+GROWING = (
+    "B1",
+    "B2",
+    "B3 shallow",
+    "B3 deep",
+    "B6",
+    "B7 measures",
+    "B7 updates",
+    "B7 evidence",
+    "B7 measure page",
+)
 
 
 def load(name: str) -> dict | None:
@@ -51,15 +63,16 @@ def bench_table(out: dict) -> list[str]:
     return lines
 
 
-def growth(small: dict, medium: dict) -> list[str]:
+def growth(small: dict, medium: dict, names=("S", "M")) -> list[str]:
+    a, b = names
     lines = [
-        "| bench | variant | S CPU ms/req (app + db) | M CPU ms/req (app + db) | M / S "
-        "| db M / S |",
+        f"| bench | variant | {a} CPU ms/req (app + db) | {b} CPU ms/req (app + db) | {b} / {a} "
+        f"| db {b} / {a} |",
         "|---|---|--:|--:|--:|--:|",
     ]
     verdicts = []
-    for name in ("B1", "B2", "B3 shallow", "B3 deep"):
-        for variant in ("real", "limit"):
+    for name in GROWING:
+        for variant in ("real", "limit", "B1 304", "B2 304", "feed 304"):
             s = small.get("reads", {}).get(name, {}).get("variants", {}).get(variant)
             m = medium.get("reads", {}).get(name, {}).get("variants", {}).get(variant)
             if not s or not m:
@@ -71,8 +84,8 @@ def growth(small: dict, medium: dict) -> list[str]:
                 f"{s['db_cpu_ms']:.2f}) | {m['cpu_ms']:.2f} ({m['app_cpu_ms']:.2f} + "
                 f"{m['db_cpu_ms']:.2f}) | {ratio:.2f} | {fmt(db)} |"
             )
-            if variant == "real":
-                verdicts.append((name, ratio))
+            if variant != "limit":
+                verdicts.append((f"{name} {variant}" if name == "B6" else name, ratio))
     # B4 grows with the updates in the quarter, not the history: shown, no verdict.
     for variant in ("real", "limit"):
         s = small.get("b4", {}).get("variants", {}).get(variant)
@@ -88,23 +101,39 @@ def growth(small: dict, medium: dict) -> list[str]:
     flat = all(ratio <= FLAT for _, ratio in verdicts)
     lines.append("")
     lines.append(
-        f"{'MET' if flat else 'MISSED'}: B1-B3 flat from S to M (history ×"
+        f"{'MET' if flat else 'MISSED'}: flat from {a} to {b} (history ×"
         f"{medium['database']['status_updates'] / small['database']['status_updates']:.0f}): "
         + ", ".join(f"{name} ×{ratio:.2f}" for name, ratio in verdicts)
         + f" (flat = at most ×{FLAT})"
     )
     if all(updates):
         lines.append(
-            f"B4 (no target): the quarter holds {updates[0]:,} updates at S, {updates[1]:,} at M "
-            f"(×{updates[1] / updates[0]:.0f})."
+            f"B4 (no target): the quarter holds {updates[0]:,} updates at {a}, "
+            f"{updates[1]:,} at {b} (×{updates[1] / updates[0]:.0f})."
         )
     return lines
 
 
+def same_queries(runs: dict) -> list[str]:
+    """B6 and B7's statements per request at each size: the same at every size, or not."""
+    counted = {name: out.get("queries", {}) for name, out in runs.items() if out}
+    pages = sorted({page for counts in counted.values() for page in counts})
+    if not pages:
+        return []
+    lines = ["| request | " + " | ".join(counted) + " |", "|---|" + "--:|" * len(counted)]
+    constant = True
+    for page in pages:
+        values = [counts.get(page) for counts in counted.values()]
+        constant &= len({v for v in values if v is not None}) == 1
+        lines.append(f"| {page} | " + " | ".join(fmt(v, "d") for v in values) + " |")
+    lines += ["", f"{'MET' if constant else 'MISSED'}: the same queries per request at every size"]
+    return lines
+
+
 def main() -> int:
-    small, medium = load("S"), load("M")
+    small, medium, large = load("S"), load("M"), load("L")
     parts = []
-    for name, out in (("M", medium), ("S", small)):
+    for name, out in (("L", large), ("M", medium), ("S", small)):
         if not out:
             continue
         db, machine = out["database"], out["machine"]
@@ -136,6 +165,11 @@ def main() -> int:
             )
     if small and medium:
         parts.append("### Growth: S to M\n\n" + "\n".join(growth(small, medium)) + "\n")
+    if medium and large:
+        parts.append("### Growth: M to L\n\n" + "\n".join(growth(medium, large, ("M", "L"))) + "\n")
+    queries = same_queries({"S": small, "M": medium, "L": large})
+    if queries:
+        parts.append("### Queries per request (B6, B7)\n\n" + "\n".join(queries) + "\n")
     text = "\n".join(parts)
     (RESULTS / f"summary{SUFFIX}.md").write_text(text)
     print(text)
