@@ -126,21 +126,28 @@ def record_revisions(evidence_ids: Iterable[int], *, by=None) -> list[EvidenceRe
     return written
 
 
-def current_revisions(evidence: Iterable[Evidence]) -> dict[int, EvidenceRevision]:
-    """The revision of each piece's current version, by evidence id, for a status update to
-    cite. A piece written around the services (raw SQL, a test's factory) has none yet: its
-    revision is written from what it holds now."""
-    ids = {piece.pk for piece in evidence}
+def current_revisions(ids: Iterable[int]) -> list[EvidenceRevision]:
+    """The revision of each piece's current version, for a status update to cite, in one
+    query: in Evidence's order (latest date first), with the id, the evidence and the version
+    loaded. A piece that does not exist, or that has no revision yet (written around the
+    services: raw SQL, a test's factory), has none in the list (see `uncited`)."""
+    ids = sorted(set(ids))
     if not ids:
-        return {}
-    found = {
-        revision.evidence_id: revision
-        for revision in EvidenceRevision.objects.filter(
-            evidence__in=ids, version=F("evidence__version")
+        return []
+    # EvidenceRevision's order starts with its evidence's, then the newest version first.
+    return list(
+        EvidenceRevision.objects.filter(evidence__in=ids, version=F("evidence__version")).only(
+            "id", "evidence_id", "version"
         )
-    }
-    missing = ids - set(found)
-    if missing:
-        for revision in record_revisions(missing):
-            found[revision.evidence_id] = revision
-    return found
+    )
+
+
+def uncited(ids: Iterable[int], cited: list[EvidenceRevision]) -> tuple[list[int], list[int]]:
+    """Of the pieces `ids` that have no revision in `cited` (current_revisions): those that
+    exist but have no revision yet, which record_revisions writes from what they hold now, and
+    those that do not exist. No query when every piece has its revision."""
+    missing = sorted(set(ids) - {revision.evidence_id for revision in cited})
+    if not missing:
+        return [], []
+    existing = set(Evidence.objects.filter(pk__in=missing).values_list("pk", flat=True))
+    return [pk for pk in missing if pk in existing], [pk for pk in missing if pk not in existing]

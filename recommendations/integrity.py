@@ -10,19 +10,47 @@
   row with a higher id: a feed paged by id never skips one. They are recorded at the
   database's clock read under that lock, so `recorded_at` follows the same order, whichever
   app server wrote them.
+- A write's transaction takes no savepoint it does not need. A service's atomic block nested in
+  a caller's transaction is a savepoint (two more round trips), so that a failure leaves the
+  caller's transaction usable; inside `whole_transaction()`, where any failure rolls back the
+  whole transaction, the services' blocks (`atomic()`) take none.
 """
 
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 
 from django.db import connections, transaction
 from django.utils import timezone
+
+# Whether this thread is inside whole_transaction().
+_whole = ContextVar("whole_transaction", default=False)
 
 # pg_advisory_xact_lock key of history writers (any fixed 64-bit number; "tracker" in ASCII).
 HISTORY_WRITE_LOCK = 0x747261636B6572
 # The PostgreSQL setting, and the SQLite function, that the append-only triggers consult.
 MAINTENANCE_SETTING = "tracker.history_maintenance"
 MAINTENANCE_FUNCTION = "tracker_history_maintenance"
+
+
+@contextmanager
+def whole_transaction(using: str = "default"):
+    """One transaction that any error inside rolls back whole: the caller does not go on in
+    it after a failure. The services' atomic blocks inside it need no savepoints, and take
+    none (`atomic`). The API runs an idempotent request's write, with its key, in one."""
+    with transaction.atomic(using=using):
+        token = _whole.set(True)
+        try:
+            yield
+        finally:
+            _whole.reset(token)
+
+
+def atomic(using: str = "default"):
+    """transaction.atomic for a service's writes: a savepoint when nested in a caller's
+    transaction (a refusal or failure leaves the caller's transaction as it was), none when
+    nested in whole_transaction(), where a failure rolls everything back anyway."""
+    return transaction.atomic(using=using, savepoint=not _whole.get())
 
 
 def serialise_history_writes(using: str = "default") -> datetime:

@@ -7,15 +7,16 @@ from datetime import date, datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from evidence.choices import Stance
 from evidence.models import StatusUpdateEvidence
-from evidence.revisions import current_revisions
+from evidence.revisions import current_revisions, record_revisions, uncited
 
 from .choices import Confidence, Status, is_regression
-from .integrity import serialise_history_writes
+from .integrity import atomic, serialise_history_writes
 from .models import Measure, StatusUpdate
 from .selectors import LATEST_FIRST
 
@@ -58,36 +59,60 @@ class StaleVersion(ValidationError):
         super().__init__({"version": ValidationError(message, code="stale_version")})
 
 
-def lock_measure(measure: Measure | int, *, expected_version: int | None = None) -> Measure:
-    """Return the measure's row, locked until the transaction ends.
+# What recording an update reads of its measure: the rules' inputs and the state it replaces.
+STATE_FIELDS = ("code", "archived", "status", "progress", "status_effective_date", "version")
 
-    Raises StaleVersion when `expected_version` is given and is not the current one.
+
+def lock_measure(
+    measure: Measure | int,
+    *,
+    expected_version: int | None = None,
+    fields: tuple[str, ...] | None = None,
+) -> Measure:
+    """Return the measure's row, locked until the transaction ends: only `fields` loaded
+    when given (the rest deferred).
+
+    Raises StaleVersion when `expected_version` is given and is not the current one, and
+    Measure.DoesNotExist when there is no such measure.
+
+    Only the row's own columns: what other tables say must be read by a statement of its
+    own, after this one. On PostgreSQL a statement that waited for the lock still reads
+    other tables as they were when it began (a subquery here would not see, say, the last
+    supporting link that the writer it waited for removed: evidence.services).
     """
     pk = measure.pk if isinstance(measure, Measure) else measure
     # Lock the row: two writers to one measure are checked one after the other. NO KEY: rows
     # that refer to the measure may still be written (their foreign-key check, at commit, must
     # not wait on this lock while the change counters' lock is held: freshness.triggers).
-    locked = Measure.objects.select_for_update(no_key=True).get(pk=pk)
+    rows = Measure.objects.select_for_update(no_key=True)
+    if fields is not None:
+        rows = rows.only(*fields)
+    locked = rows.get(pk=pk)
     if expected_version is not None and expected_version != locked.version:
         raise StaleVersion(measure=locked, expected=expected_version)
     return locked
 
 
-def state_as_of(measure: Measure, day: date) -> StatusUpdate | None:
-    """The entry of `measure`'s history in force on `day` (None before its history starts)."""
-    return (
-        StatusUpdate.objects.filter(measure=measure, effective_date__lte=day)
-        .order_by(*LATEST_FIRST)
-        .first()
+def history_around(measure: Measure, day: date) -> dict:
+    """In one query, what a back-dated update is checked against: the day `measure`'s history
+    starts (`start`), the status in force on `day` (`previous_status`) and the first entry
+    after `day` (`next_status`, `next_note`, `next_date`); None where there is none."""
+    entries = StatusUpdate.objects.filter(measure=OuterRef("pk"))
+    previous = entries.filter(effective_date__lte=day).order_by(*LATEST_FIRST)
+    following = entries.filter(effective_date__gt=day).order_by(
+        "effective_date", "recorded_at", "id"
     )
-
-
-def history_start(measure: Measure) -> date | None:
     return (
-        StatusUpdate.objects.filter(measure=measure)
-        .order_by("effective_date")
-        .values_list("effective_date", flat=True)
-        .first()
+        Measure.objects.filter(pk=measure.pk)
+        .order_by()
+        .values(
+            start=Subquery(entries.order_by("effective_date").values("effective_date")[:1]),
+            previous_status=Subquery(previous.values("status")[:1]),
+            next_status=Subquery(following.values("status")[:1]),
+            next_note=Subquery(following.values("note")[:1]),
+            next_date=Subquery(following.values("effective_date")[:1]),
+        )
+        .get()
     )
 
 
@@ -152,7 +177,8 @@ def check_update_allowed(
     if measure.status_effective_date and effective_date >= measure.status_effective_date:
         previous_status = measure.status
     else:
-        start = history_start(measure)
+        around = history_around(measure, effective_date)
+        start = around["start"]
         if start and effective_date < start:
             fail(
                 "effective_date",
@@ -162,20 +188,14 @@ def check_update_allowed(
                 )
                 % {"code": measure.code, "start": start.isoformat()},
             )
-        previous = state_as_of(measure, effective_date)
-        previous_status = previous.status if previous else None
+        previous_status = around["previous_status"]
         # The entry after a back-dated one moves from it: that move must not become an
         # unexplained regression.
-        following = (
-            StatusUpdate.objects.filter(measure=measure, effective_date__gt=effective_date)
-            .order_by("effective_date", "recorded_at", "id")
-            .first()
-        )
         if (
-            following is not None
-            and not following.note.strip()
+            around["next_status"] is not None
+            and not around["next_note"].strip()
             and not note.strip()
-            and is_regression(status, following.status)
+            and is_regression(status, around["next_status"])
         ):
             fail(
                 "note",
@@ -184,8 +204,8 @@ def check_update_allowed(
                     "“%(this)s” with no note; add a note explaining it."
                 )
                 % {
-                    "day": following.effective_date.isoformat(),
-                    "next": Status(following.status).label,
+                    "day": around["next_date"].isoformat(),
+                    "next": Status(around["next_status"]).label,
                     "this": Status(status).label,
                 },
             )
@@ -218,7 +238,6 @@ def has_supporting_evidence(measure: Measure) -> bool:
     return measure.evidence_links.filter(stance=Stance.SUPPORTS).exists()
 
 
-@transaction.atomic
 def record_status_update(
     *,
     measure: Measure | int,
@@ -233,23 +252,65 @@ def record_status_update(
     today: date | None = None,
 ) -> StatusUpdate:
     """Append an update to the measure's history and refresh its current state, atomically.
+    `evidence` are pieces of evidence or their ids; each is cited at its current revision.
 
     Raises StaleVersion when `expected_version` is not the measure's version, and
-    ValidationError, keyed by field, when any rule forbids the update; nothing is written then.
+    ValidationError, keyed by field, when any rule forbids the update (or names evidence that
+    does not exist); nothing is written then. Measure.DoesNotExist when there is no such
+    measure. The update comes back with its measure (the state fields, at the new version) and
+    its evidence links with their cited revisions, loaded: reading them costs no query.
     """
-    evidence = list(evidence)
-    locked = lock_measure(measure, expected_version=expected_version)
+    ids = list(dict.fromkeys(getattr(piece, "pk", piece) for piece in evidence))
     today = today or timezone.localdate()
-    check_update_allowed(
-        measure=locked,
-        status=status,
-        progress=progress,
-        confidence=confidence,
-        effective_date=effective_date,
-        note=note,
-        evidence=evidence,
-        today=today,
-    )
+    with atomic():
+        locked = lock_measure(measure, expected_version=expected_version, fields=STATE_FIELDS)
+        cited = current_revisions(ids)
+        unrevisioned, unknown = uncited(ids, cited)
+        if unknown:
+            raise ValidationError(
+                {
+                    "evidence": _("Evidence %(ids)s does not exist.")
+                    % {"ids": ", ".join(map(str, unknown))}
+                }
+            )
+        check_update_allowed(
+            measure=locked,
+            status=status,
+            progress=progress,
+            confidence=confidence,
+            effective_date=effective_date,
+            note=note,
+            evidence=ids,
+            today=today,
+        )
+        return _append_update(
+            locked,
+            status=status,
+            progress=progress,
+            confidence=confidence,
+            effective_date=effective_date,
+            note=note.strip(),
+            by=by,
+            ids=ids,
+            cited=cited,
+            unrevisioned=unrevisioned,
+        )
+
+
+def _append_update(
+    locked: Measure,
+    *,
+    status: str,
+    progress: int | None,
+    confidence: str,
+    effective_date: date,
+    note: str,
+    by,
+    ids: list[int],
+    cited: list,
+    unrevisioned: list[int],
+) -> StatusUpdate:
+    """The writes of record_status_update, once every rule has passed."""
     # Ids commit in order, so a feed paged by id skips none; the moment is the database's.
     moment = serialise_history_writes()
     update = StatusUpdate.objects.create(
@@ -258,18 +319,30 @@ def record_status_update(
         progress=progress,
         confidence=confidence,
         effective_date=effective_date,
-        note=note.strip(),
+        note=note,
         recorded_by=by,
         recorded_at=moment,
     )
+    if unrevisioned:
+        # Pieces written around the services get the revision of what they hold now.
+        record_revisions(unrevisioned)
+        cited = current_revisions(ids)
     # Each piece is cited at its current revision: later edits make new ones, not this one.
-    cited = current_revisions(evidence)
-    StatusUpdateEvidence.objects.bulk_create(
-        StatusUpdateEvidence(status_update=update, evidence=item, revision=cited[item.pk])
-        for item in evidence
+    links = StatusUpdateEvidence.objects.bulk_create(
+        StatusUpdateEvidence(
+            status_update=update,
+            evidence_id=revision.evidence_id,
+            revision=revision,
+        )
+        for revision in cited
     )
     refresh_current_state(locked, latest=update, at=moment)
     update.measure = locked
+    # Known, in Evidence's order (as the API lists them): no query to read them back. (As
+    # prefetch_related leaves them: a queryset holding its results.)
+    known = update.evidence_links.all()
+    known._result_cache, known._prefetch_done = links, True
+    update._prefetched_objects_cache = {"evidence_links": known}
     return update
 
 
@@ -294,8 +367,15 @@ def refresh_current_state(
     measure.status_effective_date = latest.effective_date if latest else None
     measure.version += 1
     measure.updated_at = at or timezone.now()
-    measure.save(
-        update_fields=["status", "progress", "status_effective_date", "version", "updated_at"]
+    # An UPDATE, not a save: the row is locked and every value is known, so there is nothing
+    # to read first (the audit trail's save handler reads the row before a save to compare,
+    # and records none of these fields: audit.registry).
+    Measure.objects.filter(pk=measure.pk).update(
+        status=measure.status,
+        progress=measure.progress,
+        status_effective_date=measure.status_effective_date,
+        version=measure.version,
+        updated_at=measure.updated_at,
     )
     return measure
 
