@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, OperationalError, transaction
+from django.db import DatabaseError, OperationalError, connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
@@ -17,6 +17,7 @@ from rest_framework.response import Response
 
 from config.api import Conflict
 
+from ..integrity import whole_transaction
 from ..models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -56,25 +57,54 @@ def still_running() -> Conflict:
 
 
 def claim(request, key: str) -> IdempotencyKey:
-    """The key's row, created (and committed) by the first request that uses it."""
+    """The key's row, created (and committed) by the first request that uses it; a row of the
+    key that has expired is forgotten and the key claimed afresh."""
     now = timezone.now()
-    IdempotencyKey.objects.filter(user=request.user, key=key, expires_at__lte=now).delete()
     for _attempt in range(ATTEMPTS):
-        try:
-            with transaction.atomic():
-                return IdempotencyKey.objects.create(
-                    user=request.user,
-                    key=key,
-                    fingerprint=fingerprint(request),
-                    method=request.method,
-                    path=request.path[:500],
-                    expires_at=now + timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS),
-                )
-        except IntegrityError:
-            existing = existing_key(request.user, key)
-            if existing is not None:
-                return existing
+        record = insert_key(request, key, now)
+        if record is not None:
+            return record
+        existing = existing_key(request.user, key)
+        if existing is None:
+            continue  # forgotten in between: claim it again
+        if existing.expires_at > now:
+            return existing
+        IdempotencyKey.objects.filter(pk=existing.pk, expires_at__lte=now).delete()
     raise still_running()
+
+
+def insert_key(request, key: str, now) -> IdempotencyKey | None:
+    """Insert the key's row in one statement, committed at once (INSERT ... ON CONFLICT DO
+    NOTHING, outside any transaction): the new row, or None when the key has one already. A
+    retry never waits here for the first request: the row it finds is committed."""
+    record = IdempotencyKey(
+        user=request.user,
+        key=key,
+        fingerprint=fingerprint(request),
+        method=request.method,
+        path=request.path[:500],
+        created_at=now,
+        expires_at=now + timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS),
+    )
+    meta, quote = IdempotencyKey._meta, connection.ops.quote_name
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(quote(field.column) for field in fields)
+    unique = ", ".join(quote(meta.get_field(name).column) for name in ("user", "key"))
+    values = ", ".join(["%s"] * len(fields))
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({values}) "
+        f"ON CONFLICT ({unique}) DO NOTHING RETURNING {quote(meta.pk.column)}"
+    )
+    # Each value as the ORM prepares it for this database (times, JSON).
+    params = [f.get_db_prep_save(getattr(record, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    record.pk = row[0]
+    record._state.adding, record._state.db = False, connection.alias
+    return record
 
 
 def existing_key(user, key: str) -> IdempotencyKey | None:
@@ -122,8 +152,14 @@ def forget(record: IdempotencyKey) -> None:
         pass
 
 
-@transaction.atomic
 def run_once(record: IdempotencyKey, handler: Callable[[], Response]) -> Response:
+    # One transaction for the key's lock, the write and the response kept: any failure rolls
+    # it back whole, so the service's own block takes no savepoint.
+    with whole_transaction():
+        return answer_once(record, handler)
+
+
+def answer_once(record: IdempotencyKey, handler: Callable[[], Response]) -> Response:
     try:
         # NOWAIT: a retry that arrives while the first request runs is told so at once.
         record = IdempotencyKey.objects.select_for_update(nowait=True).get(pk=record.pk)

@@ -243,3 +243,35 @@ def update_rows(page: list[dict], request) -> list[dict]:
         }
         for row in page
     ]
+
+
+def recorded_update(update: StatusUpdate, request) -> dict:
+    """A status update just recorded (services.record_status_update: its measure, author and
+    evidence links loaded) as RecordedStatusUpdateSerializer renders it, with no query."""
+    measure, links = update.measure, update.evidence_links.all()
+    base = request.build_absolute_uri(reverse("status-update-list"))
+    return {
+        "id": update.pk,
+        "url": f"{base}{update.pk}/",
+        "measure": measure.pk,
+        "measure_code": measure.code,
+        "status": update.status,
+        "progress": update.progress,
+        "confidence": update.confidence,
+        "effective_date": iso(update.effective_date),
+        "recorded_at": moment(update.recorded_at, timezone.get_current_timezone()),
+        "recorded_by": update.recorded_by.username if update.recorded_by else None,
+        "note": update.note,
+        "evidence": [link.evidence_id for link in links],
+        "cited_evidence": [
+            {"evidence": link.evidence_id, "version": link.revision.version} for link in links
+        ],
+        "measure_state": {
+            "id": measure.pk,
+            "code": measure.code,
+            "status": measure.status,
+            "progress": measure.progress,
+            "status_effective_date": iso(measure.status_effective_date),
+            "version": measure.version,
+        },
+    }

@@ -4,6 +4,7 @@ services as the admin, so the rules are the same."""
 from functools import cached_property
 
 from django.contrib.auth import get_user_model
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -286,9 +287,10 @@ class MeasureViewSet(
         also be asked for by number); a deep page costs what the first does. POST: append an
         update through the same service as the admin (same rules); the measure's new version
         comes back as the ETag."""
-        measure = get_object_or_404(Measure, pk=pk)
         if request.method == "POST":
-            return run_idempotent(request, lambda: self._record(request, measure))
+            # The service reads and locks the measure itself: no read of it before.
+            return run_idempotent(request, lambda: self._record(request, int(pk)))
+        measure = get_object_or_404(Measure, pk=pk)
         check_query_params(request, {*COMMON_PARAMS, "cursor", "page", "page_size"})
         page = self.paginate_queryset(
             lambda after: selectors.measure_history(measure=measure, after=after)
@@ -296,27 +298,27 @@ class MeasureViewSet(
         data = s.HistoryEntrySerializer(page, many=True, context=self.get_serializer_context()).data
         return self.get_paginated_response(data)
 
-    def _record(self, request, measure):
+    def _record(self, request, pk: int):
         data = s.StatusUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         body_version = fields.pop("version", None)
         version = if_match_version(request)
-        update = services.record_status_update(
-            measure=measure,
-            by=request.user,
-            **fields,
-            expected_version=version if version is not None else body_version,
-        )
-        body = s.RecordedStatusUpdateSerializer(update, context=self.get_serializer_context()).data
+        try:
+            update = services.record_status_update(
+                measure=pk,
+                by=request.user,
+                **fields,
+                expected_version=version if version is not None else body_version,
+            )
+        except Measure.DoesNotExist:
+            raise Http404 from None
+        # RecordedStatusUpdateSerializer's body, from what the service has loaded.
+        body = rows.recorded_update(update, request)
         return Response(
             body,
             status=201,
-            headers={
-                "ETag": etag(update.measure.version),
-                # A plain str: DRF's Hyperlink is a str subclass that WSGI servers refuse.
-                "Location": str(body["url"]),
-            },
+            headers={"ETag": etag(update.measure.version), "Location": body["url"]},
         )
 
 
