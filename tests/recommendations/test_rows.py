@@ -7,7 +7,8 @@ import pytest
 from django.urls import reverse
 
 from evidence.models import EvidenceMeasure
-from recommendations import services
+from recommendations import selectors, services
+from recommendations.api.serializers import RecordedStatusUpdateSerializer
 from recommendations.choices import Status
 from recommendations.models import Measure, MeasureInstitution, MeasureRisk
 from tests.conftest import TODAY
@@ -137,3 +138,33 @@ def test_the_measure_list_built_once_per_process_shows_each_requests_own_data(
         77,
         first[0]["evidence_count"] + 1,
     )
+
+
+@pytest.mark.parametrize("key", [None, "rows-key"])
+def test_a_recorded_update_gives_what_the_serializer_gives(analyst_api, key):
+    measure = MeasureFactory()
+    pieces = [
+        EvidenceFactory(date=date(2026, 1, 2), date_precision="day"),
+        EvidenceFactory(date=None),
+        EvidenceFactory(date=date(2026, 1, 5), date_precision="day"),
+    ]
+    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+
+    response = analyst_api.post(
+        reverse("measure-status-updates", args=[measure.pk]),
+        {
+            "status": Status.IMPLEMENTED,
+            "progress": 100,
+            "effective_date": "2026-03-01",
+            "evidence": [piece.pk for piece in pieces],
+        },
+        format="json",
+        **headers,
+    )
+
+    # What the service loaded, against the serializer over the rows read back.
+    assert response.status_code == 201
+    stored = selectors.status_history().get(pk=response.json()["id"])
+    context = {"request": response.wsgi_request}
+    assert response.json() == RecordedStatusUpdateSerializer(stored, context=context).data
+    assert len(response.json()["evidence"]) == 3
