@@ -14,12 +14,13 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework.throttling import UserRateThrottle
 
+from evidence import services as evidence_services
 from evidence.models import Evidence
 from recommendations import services
 from recommendations.api import idempotency
 from recommendations.api.idempotency import REPLAYED_HEADER
 from recommendations.models import IdempotencyKey, Measure, StatusUpdate
-from tests.factories import HISTORY_STARTS_ON, EvidenceFactory, MeasureFactory
+from tests.factories import HISTORY_STARTS_ON, EvidenceFactory, MeasureFactory, link_evidence
 
 pytestmark = [
     pytest.mark.skipif(
@@ -379,3 +380,63 @@ def test_a_connection_lost_while_checking_the_key_is_a_503_not_a_false_409(analy
     assert measure.status_updates.count() == 1
     assert response.status_code == 503, (response.status_code, response.json())
     assert response["Retry-After"] == "1"
+
+
+# A status update racing the removal of the support it relies on
+
+
+def someone_waits_for_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def test_implemented_waiting_on_the_removal_of_the_last_support_is_refused(analyst, monkeypatch):
+    """An evidence writer has locked the measure to take its only supporting link away (it
+    may: the measure is in progress); an update making the measure implemented on the
+    strength of that link waits for the lock, and then must find the link gone: the check is
+    read after the wait, not as the statement that waited began."""
+    measure = MeasureFactory()
+    evidence = EvidenceFactory()
+    link_evidence(evidence, measure)
+    services.record_status_update(
+        measure=measure, status="in_progress", progress=60, effective_date=date(2026, 1, 1), by=None
+    )
+    checked, release = threading.Event(), threading.Event()
+    check = evidence_services.check_still_supported
+
+    def check_then_hold(**kwargs):
+        check(**kwargs)  # locks the measure
+        checked.set()
+        release.wait(WAIT)
+
+    monkeypatch.setattr(evidence_services, "check_still_supported", check_then_hold)
+
+    def remove_link():
+        return evidence_services.save_evidence(
+            evidence=Evidence.objects.get(pk=evidence.pk), fields={}, links={"measures": []}
+        )
+
+    def make_implemented():
+        body = {"status": "implemented", "progress": 100, "effective_date": "2026-02-01"}
+        return client_for(analyst).post(history_url(measure.pk), body, format="json")
+
+    writer, written = in_thread(remove_link)
+    assert checked.wait(WAIT), "the evidence writer never locked the measure"
+    poster, posted = in_thread(make_implemented)
+    deadline = time.monotonic() + WAIT
+    while not someone_waits_for_a_lock():
+        assert time.monotonic() < deadline, "the update never waited for the measure"
+        time.sleep(0.02)
+    release.set()
+    writer.join(WAIT)
+    poster.join(WAIT)
+
+    assert not isinstance(written[0], Exception), written
+    response = posted[0]
+    assert response.status_code == 400, response.json()
+    assert "evidence" in response.json()
+    assert Measure.objects.get(pk=measure.pk).status == "in_progress"
