@@ -15,6 +15,7 @@ from django.utils.http import urlencode
 from django.utils.text import capfirst, smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
 
+from config.admin_filters import OlderThanFilter
 from config.admin_paginator import GrowingTableAdmin, related_count
 from config.admin_widgets import (
     IndexedAutocomplete,
@@ -634,6 +635,13 @@ def correction_link(update: StatusUpdate) -> str:
     return f"{reverse('admin:recommendations_statusupdate_add')}?{urlencode(params)}"
 
 
+class RecordedBeforeFilter(OlderThanFilter):
+    """ "Older entries": the list newest first by recording, continued after a row at any
+    depth from the recorded_at index (ids and recording moments rise together)."""
+
+    moment = "recorded_at"
+
+
 @admin.register(StatusUpdate)
 class StatusUpdateAdmin(GrowingTableAdmin, SafeAutocomplete, admin.ModelAdmin):
     """All status history. Entries are added here and never changed or deleted."""
@@ -649,7 +657,7 @@ class StatusUpdateAdmin(GrowingTableAdmin, SafeAutocomplete, admin.ModelAdmin):
         "recorded_by",
         "evidence_count",
     )
-    list_filter = ("status", "confidence", "measure__pillar")
+    list_filter = ("status", "confidence", "measure__pillar", RecordedBeforeFilter)
     # A measure's page links to its whole history here.
     extra_lookups = ("measure__id__exact",)
     list_select_related = ("measure", "recorded_by")
