@@ -40,7 +40,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from config.conditional import BODY_FORMAT
-from freshness.markers import changes, tables_of
+from freshness.markers import changes_in, tables_of
 from recommendations.api import rows as rows_module
 from recommendations.api.views import MEASURE_MODELS, UPDATE_MODELS
 from recommendations.roles import ROLES
@@ -58,15 +58,17 @@ HISTORY = '"recommendations_statusupdate"'
 
 # --- authentication: tokens.authentication's query -----------------------------------------
 
-# The token, whether its user has a role, and the user, in one statement
-# (tokens.selectors.token_for_key); parameters: the two roles, then the key's prefix.
+# The token, whether its user has a role, every change counter, and the user, in one
+# statement (tokens.selectors.token_for_key); parameters: the two roles, then the prefix.
 AUTH_SQL = (
     'SELECT "tokens_apitoken"."id", "tokens_apitoken"."user_id", "tokens_apitoken"."name", '
     '"tokens_apitoken"."prefix", "tokens_apitoken"."digest", "tokens_apitoken"."created_at", '
     '"tokens_apitoken"."expires_at", "tokens_apitoken"."last_used_at", '
     '"tokens_apitoken"."revoked_at", EXISTS(SELECT 1 AS "a" FROM "auth_user_groups" U0 '
     'INNER JOIN "auth_group" U1 ON (U0."group_id" = U1."id") WHERE (U1."name" IN (%s, %s) AND '
-    'U0."user_id" = ("tokens_apitoken"."user_id")) LIMIT 1) AS "has_role", "auth_user"."id", '
+    'U0."user_id" = ("tokens_apitoken"."user_id")) LIMIT 1) AS "has_role", (SELECT '
+    'json_object_agg("table", changes)::text FROM freshness_tablechanges) AS "table_changes", '
+    '"auth_user"."id", '
     '"auth_user"."password", "auth_user"."last_login", "auth_user"."is_superuser", '
     '"auth_user"."username", "auth_user"."first_name", "auth_user"."last_name", '
     '"auth_user"."email", "auth_user"."is_staff", "auth_user"."is_active", '
@@ -81,10 +83,11 @@ AUTH_SQL = (
     AUTH_LAST_USED_AT,
     AUTH_REVOKED_AT,
     AUTH_HAS_ROLE,
+    AUTH_TABLE_CHANGES,
     AUTH_USER_ID,
     AUTH_IS_SUPERUSER,
     AUTH_IS_ACTIVE,
-) = (0, 4, 6, 7, 8, 9, 10, 13, 19)
+) = (0, 4, 6, 7, 8, 9, 10, 11, 14, 20)
 # tokens.services.note_use: the last use, at most once every API_TOKEN_LAST_USED_MINUTES.
 NOTE_USE_SQL = (
     'UPDATE "tokens_apitoken" SET "last_used_at" = %s WHERE (("tokens_apitoken"."last_used_at" '
@@ -119,6 +122,7 @@ def authenticate(cursor, request) -> int | None:
     _, duration = THROTTLE.parse_rate(THROTTLE.get_rate())
     moment = time.time()
     current_store().hit(f"throttle_user_{row[AUTH_USER_ID]}", int(moment // duration), duration)
+    request.table_changes = orjson.loads(row[AUTH_TABLE_CHANGES] or "{}")
     return row[AUTH_USER_ID]
 
 
@@ -127,11 +131,11 @@ UPDATE_TABLES = tables_of(*UPDATE_MODELS)
 
 
 def weak_etag(request, tables: tuple[str, ...], user_id: int) -> str:
-    """config.conditional's tag: the tables' change counter (its one statement) and what in
-    the request shapes the body."""
+    """config.conditional's tag: the tables' change counters (read with the token) and what
+    in the request shapes the body."""
     parts = (
         BODY_FORMAT,
-        changes(tables),
+        changes_in(request.table_changes, tables),
         request.build_absolute_uri(),
         "application/json",
         translation.get_language() or "",

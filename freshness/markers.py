@@ -26,3 +26,18 @@ def changes(tables: tuple[str, ...] = TRACKED) -> int:
             list(tables),
         )
         return int(cursor.fetchone()[0])
+
+
+def all_changes_sql(vendor: str) -> str:
+    """A scalar subquery of every table's counter as one JSON object ({"table": changes}),
+    for a statement the request sends anyway to carry (tokens.selectors: the token lookup),
+    so that a conditional read needs no round trip of its own."""
+    table = TableChanges._meta.db_table
+    if vendor == "postgresql":
+        return f'SELECT json_object_agg("table", changes)::text FROM {table}'
+    return f'SELECT json_group_object("table", changes) FROM {table}'
+
+
+def changes_in(counters: dict, tables: tuple[str, ...]) -> int:
+    """`changes(tables)` from counters read earlier in the request (all_changes_sql)."""
+    return sum(counters.get(table, 0) for table in tables)

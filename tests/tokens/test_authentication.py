@@ -161,13 +161,16 @@ def test_a_token_finds_its_user_and_role_in_one_query(api, viewer, django_assert
     PillarFactory()
     with_token(api, api_token(viewer)).get(reverse("pillar-list"))  # notes the first use
 
-    # 1: the token, its user and whether the user has a role; 2: the change counters (ETag);
-    # 3: the pillars (as in tests/recommendations/test_api.py, where the client is signed in
+    # 1: the token, its user, whether the user has a role and the change counters (ETag);
+    # 2: the pillars (as in tests/recommendations/test_api.py, where the client is signed in
     # without a query).
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2):
         response = api.get(reverse("pillar-list"))
+    # A 304: the token's statement alone.
+    with django_assert_num_queries(1):
+        unchanged = api.get(reverse("pillar-list"), HTTP_IF_NONE_MATCH=response["ETag"])
 
-    assert response.status_code == 200
+    assert response.status_code == 200 and unchanged.status_code == 304
 
 
 def test_a_session_asks_for_the_role_once(client, viewer, django_assert_num_queries):
@@ -186,7 +189,7 @@ def test_the_lookup_compiled_once_reads_what_the_orm_reads(analyst):
     from tokens import keys, selectors
 
     key = api_token(analyst)
-    expected = next(iter(selectors.lookup(keys.prefix_of(key))))
+    expected = next(iter(selectors.lookup(keys.prefix_of(key), connection.vendor)))
 
     with CaptureQueriesContext(connection) as queries:
         found = selectors.token_for_key(key)
@@ -205,3 +208,20 @@ def test_the_lookup_compiled_once_reads_what_the_orm_reads(analyst):
             expected.user.date_joined,
         )
     assert selectors.token_for_key(key[:-1] + ("x" if key[-1] != "x" else "y")) is None
+
+
+# Committed: on PostgreSQL the change counters move when a transaction commits.
+@pytest.mark.django_db(transaction=True)
+def test_the_counters_read_with_the_token_see_every_committed_change(api, viewer):
+    pillar = PillarFactory()
+    client = with_token(api, api_token(viewer))
+    first = client.get(reverse("pillar-list"))
+
+    unchanged = client.get(reverse("pillar-list"), HTTP_IF_NONE_MATCH=first["ETag"])
+    pillar.title_en = "Renamed"
+    pillar.save()
+    changed = client.get(reverse("pillar-list"), HTTP_IF_NONE_MATCH=first["ETag"])
+
+    assert (unchanged.status_code, changed.status_code) == (304, 200)
+    assert changed["ETag"] != first["ETag"]
+    assert "Renamed" in changed.content.decode()
