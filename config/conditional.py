@@ -1,8 +1,9 @@
 """Conditional reads: every list and detail the API reads, and the feed, carry an ETag that
 changes whenever the body would, and answer If-None-Match with 304 Not Modified when it has
 not. The tag is a digest of the change counters of the tables the body shows (freshness) and
-of everything in the request that shapes the body; a 304 costs authentication, permissions,
-throttling and one query on a table of a few dozen rows, never the body's queries."""
+of everything in the request that shapes the body; a 304 costs authentication, permissions
+and throttling, never the body's queries: with a token, the counters are read in the token
+lookup's statement (tokens.selectors), otherwise in one query on a table of a few dozen rows."""
 
 import hashlib
 import re
