@@ -13,7 +13,9 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_ticks(pid: int) -> int | None:
-    """utime + stime of a process (all its threads), in clock ticks; None once it is gone."""
+    """utime + stime of a process (all its threads) and of the children it has waited for
+    (cutime + cstime: a report preview's child process), in clock ticks; None once it is
+    gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as stat:
             text = stat.read()
@@ -21,7 +23,7 @@ def cpu_ticks(pid: int) -> int | None:
         return None
     # The command name may hold spaces and parentheses: fields follow the last ')'.
     fields = text[text.rindex(b")") + 2 :].split()
-    return int(fields[11]) + int(fields[12])
+    return sum(int(value) for value in fields[11:15])
 
 
 def backend_seconds(connection):

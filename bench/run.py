@@ -840,7 +840,16 @@ class Run:
                     result = self.run_command(monitor, timeout)
                 else:
                     calls = [client.call("GET", variants[variant]) for _ in range(requests)]
-                    result = batch(monitor, client.port, calls, concurrency=1, timeout=timeout)
+                    if variant == "real":
+                        before = worker_memory(monitor)
+                        result = self.preview_batch(monitor, client, calls, timeout)
+                        time.sleep(1)
+                        after = worker_memory(monitor)
+                        result["worker_grew_mb"] = max(
+                            (after[p][0] - before[p][0] for p in after if p in before), default=0
+                        )
+                    else:
+                        result = batch(monitor, client.port, calls, concurrency=1, timeout=timeout)
                 result["round"] = round_no
                 raw[variant].append(result)
                 log(
@@ -862,15 +871,43 @@ class Run:
         )[0][0]
         b4["report_bytes"] = max((r.get("bytes", 0) for rs in raw.values() for r in rs), default=0)
 
+    def preview_batch(self, monitor, client, calls: list, timeout: float) -> dict:
+        """`batch` of report previews, one at a time. A large preview runs the command in a
+        child process (recommendations/reports/preview.py), whose database backend lives and
+        dies within the request, out of the monitor's snapshots: it is watched here, by its
+        application_name, and its CPU added to the database's."""
+        child = {"pids": {}, "current": None}
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(0.02):
+                pid = monitor.backend_named("tracker-report-preview")
+                if pid is not None:
+                    ticks = cpu_ticks(pid)
+                    if ticks is not None:
+                        child["pids"][pid] = ticks
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            result = batch(monitor, client.port, calls, concurrency=1, timeout=timeout)
+        finally:
+            done.set()
+            watcher.join(timeout=10)
+        result["db_cpu_s"] = round(
+            result["db_cpu_s"] + sum(child["pids"].values()) / CLOCK_TICKS, 3
+        )
+        result["in_child"] = bool(child["pids"])
+        return result
+
     def report_year(self, monitor, client, timeout: float) -> None:
         """A year's report, once as a preview and once as the command: CPU, peak memory, and
         whether the worker that served the preview gives its memory back."""
         since, until = YEAR
         path = f"/api/v1/reports/preview/?since={since}&until={until}&file=json"
         before = worker_memory(monitor)
-        preview = batch(
-            monitor, client.port, [client.call("GET", path)], concurrency=1, timeout=timeout
-        )
+        preview = self.preview_batch(monitor, client, [client.call("GET", path)], timeout)
+
         time.sleep(1)
         after = worker_memory(monitor)
         grown = max((after[pid][0] - before[pid][0] for pid in after if pid in before), default=0)
@@ -1149,10 +1186,14 @@ class Run:
                 f"{peak['preview']:.0f} / {peak['command']:.0f} MB",
                 max(peak.values()) < 500,
             )
-            grew = year["preview"].get("worker_grew_mb", 0)
+            quarter = [
+                r.get("worker_grew_mb", 0)
+                for r in self.out.get("b4", {}).get("raw", {}).get("real", [])
+            ]
+            grew = max([year["preview"].get("worker_grew_mb", 0), *quarter])
             verdict(
-                "B4 a worker within 50 MB of its memory before the preview",
-                f"{grew:+.0f} MB",
+                "B4 a worker within 50 MB of its memory before any preview (quarter, year)",
+                f"{grew:+.0f} MB at most",
                 grew <= 50,
             )
         b5 = self.out.get("b5", {})

@@ -264,6 +264,11 @@ API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 500)
 # of JSON: 3 s of app CPU, 3 s of database, 320 MB peak (bench/README.md, B4).
 REPORT_PREVIEW_MAX_UPDATES = env_int("REPORT_PREVIEW_MAX_UPDATES", 100_000)
 REPORT_PREVIEW_MAX_BYTES = env_int("REPORT_PREVIEW_MAX_BYTES", 128 * 1024 * 1024)
+# On PostgreSQL a preview of a period holding more status updates than this is computed by
+# `manage.py status_report` in a child process, stopped after REPORT_PREVIEW_CHILD_SECONDS
+# (recommendations/reports/preview.py).
+REPORT_PREVIEW_CHILD_ABOVE = env_int("REPORT_PREVIEW_CHILD_ABOVE", 100_000)
+REPORT_PREVIEW_CHILD_SECONDS = env_int("REPORT_PREVIEW_CHILD_SECONDS", 25)
 # The most figures one piece of evidence may state (evidence.services refuses more with a 400).
 EVIDENCE_MAX_FIGURES = env_int("EVIDENCE_MAX_FIGURES", 100)
 # The most rows one export (CSV or XLSX, from the admin or the API) holds; larger ones are

@@ -1,6 +1,8 @@
 """The analysts' tool. Forms check rules by calling the services (never restating them), and
 status history is read-only: a new entry goes through services.record_status_update."""
 
+import logging
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -42,8 +44,9 @@ from .models import (
     Scenario,
     StatusUpdate,
 )
-from .reports.limits import check_preview_bytes, check_preview_size, check_publish_size
-from .reports.render import EXTENSIONS, FORMATS, LANGUAGES, MEDIA_TYPES, render_bytes
+from .reports.limits import check_publish_size
+from .reports.preview import PreviewFailed, preview_bytes
+from .reports.render import EXTENSIONS, FORMATS, LANGUAGES, MEDIA_TYPES
 from .reports.snapshots import (
     LOCALIZED_FORMATS,
     SNAPSHOT_FILES,
@@ -52,13 +55,15 @@ from .reports.snapshots import (
     publish_report,
     snapshot_filename,
 )
-from .reports.status import build_status_report, report_period
+from .reports.status import report_period
 from .selectors import LATEST_FIRST, needing_attention
 from .text import localized
 
 DOWNLOAD_LABELS = {"json": "JSON", "csv": "CSV", "markdown": "Markdown", "html": "HTML"}
 LANGUAGE_LABELS = {"en": "EN", "zh": "中文"}
 BILINGUAL_TITLE_SEARCH = ("key", "title_zh", "title_en", "description_zh", "description_en")
+
+logger = logging.getLogger(__name__)
 
 
 def add_service_errors(
@@ -963,6 +968,15 @@ class ReportSnapshotAdmin(admin.ModelAdmin):
                 answer = self.compute_preview(request, data)
             except ValidationError as error:
                 add_service_errors(form, error)
+            except PreviewFailed as failure:
+                logger.error("Report preview failed: %s", failure)
+                form.add_error(
+                    None,
+                    _(
+                        "The report could not be computed now. Try again, or run "
+                        "`manage.py status_report`."
+                    ),
+                )
             else:
                 if not isinstance(answer, str):
                     return answer  # a download
@@ -976,9 +990,7 @@ class ReportSnapshotAdmin(admin.ModelAdmin):
     def compute_preview(self, request, data: dict) -> str | HttpResponse:
         """The HTML report to show in the page, or the download the form asks for."""
         fmt = data["file"] if "download" in request.GET else "html"
-        check_preview_size(data["since"], data["until"], fmt)
-        report = build_status_report(since=data["since"], until=data["until"])
-        body = check_preview_bytes(render_bytes(report, fmt, data["lang"]))
+        body = preview_bytes(data["since"], data["until"], fmt, data["lang"])
         if fmt == "html" and "download" not in request.GET:
             return body.decode()
         response = HttpResponse(body, content_type=MEDIA_TYPES[fmt])

@@ -1,10 +1,13 @@
 """Published status reports, and previews computed without saving."""
 
 import json
+import logging
+from typing import BinaryIO
 
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -17,16 +20,18 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.reverse import reverse
 
-from config.api import COMMON_PARAMS, check_query_params
+from config.api import COMMON_PARAMS, ServiceUnavailable, check_query_params
 from config.openapi import ERROR_RESPONSES, ERRORS_READ, with_errors
 
 from ..models import ReportSnapshot
-from ..reports.limits import check_preview_bytes, check_preview_size
-from ..reports.render import EXTENSIONS, FORMATS, LANGUAGES, MEDIA_TYPES, render_bytes
+from ..reports.preview import PreviewFailed, preview_content
+from ..reports.render import EXTENSIONS, FORMATS, LANGUAGES, MEDIA_TYPES
 from ..reports.snapshots import LOCALIZED_FORMATS, SNAPSHOT_FILES, STORED_TEXTS, snapshot_filename
-from ..reports.status import PERIODS, build_status_report, report_period
+from ..reports.status import PERIODS, report_period
 from .report_schema import StatusReportSerializer
 from .views import ReadOnlyViewSet
+
+logger = logging.getLogger(__name__)
 
 
 class ReportSnapshotSerializer(serializers.ModelSerializer):
@@ -122,8 +127,12 @@ FILE_RESPONSES = {
 }
 
 
-def file_response(text: str | bytes, fmt: str, filename: str) -> HttpResponse:
-    response = HttpResponse(text, content_type=MEDIA_TYPES[fmt])
+def file_response(text: str | bytes | BinaryIO, fmt: str, filename: str) -> HttpResponse:
+    if isinstance(text, str | bytes):
+        response = HttpResponse(text, content_type=MEDIA_TYPES[fmt])
+    else:  # an open file, streamed and then closed (a preview computed by a child process)
+        response = FileResponse(text, content_type=MEDIA_TYPES[fmt])
+        response.block_size = 1 << 20
     response["Content-Disposition"] = f'inline; filename="{filename}"'
     # A stored rendering runs no script and reaches nothing on this origin, even if opened.
     response["Content-Security-Policy"] = "sandbox"
@@ -205,8 +214,15 @@ class ReportSnapshotViewSet(ReadOnlyViewSet):
         params.is_valid(raise_exception=True)
         data = params.validated_data
         fmt = data["file"]
-        check_preview_size(data["since"], data["until"], fmt)
-        report = build_status_report(since=data["since"], until=data["until"])
         name = f"status-report_{data['since']}_{data['until']}_preview.{EXTENSIONS[fmt]}"
-        body = check_preview_bytes(render_bytes(report, fmt, data["lang"]))
+        try:
+            body = preview_content(data["since"], data["until"], fmt, data["lang"])
+        except PreviewFailed as failure:
+            logger.error("Report preview failed: %s", failure)
+            raise ServiceUnavailable(
+                _(
+                    "The report could not be computed now. Try again, or run "
+                    "`manage.py status_report`."
+                )
+            ) from None
         return file_response(body, fmt, name)

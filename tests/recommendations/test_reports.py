@@ -953,3 +953,61 @@ def test_the_admin_cannot_change_or_delete_snapshots(report, admin_client):
 
     assert delete.status_code == 403
     assert ReportSnapshot.objects.filter(pk=snapshot.pk).exists()
+
+
+# A preview computed in a child process (recommendations/reports/preview.py)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite computes in the worker")
+@pytest.mark.django_db(transaction=True)  # the child reads what is committed
+def test_a_large_preview_comes_from_the_command_in_a_child_with_the_same_bytes(
+    history, viewer_api, settings, monkeypatch
+):
+    import subprocess
+
+    db = settings.DATABASES["default"]
+    monkeypatch.setenv(
+        "DATABASE_URL", f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    )
+    children = []
+    run = subprocess.run
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: children.append(a) or run(*a, **k))
+    period = {"since": "2026-06-30", "until": "2026-09-30", "file": "json"}
+
+    settings.REPORT_PREVIEW_CHILD_ABOVE = 1_000_000
+    in_worker = viewer_api.get(reverse("report-preview"), period)
+    settings.REPORT_PREVIEW_CHILD_ABOVE = 1
+    in_child = viewer_api.get(reverse("report-preview"), {**period, "file": "markdown"})
+    in_child_json = viewer_api.get(reverse("report-preview"), period)
+
+    assert len(children) == 2 and "status_report" in children[0][0]
+    assert in_worker.status_code == in_child_json.status_code == 200
+    # The same report: only the moment it was generated differs.
+    # The child's file is streamed.
+    assert not in_worker.streaming and in_child_json.streaming
+    worker = json.loads(in_worker.content)
+    child = json.loads(b"".join(in_child_json.streaming_content))
+    worker["overview"].pop("generated_at", None)
+    child["overview"].pop("generated_at", None)
+    assert child == worker
+    assert in_child.status_code == 200 and b"1.1" in b"".join(in_child.streaming_content)
+
+
+def test_a_preview_whose_child_fails_is_a_503_not_a_500(history, viewer_api, monkeypatch):
+    import subprocess
+
+    from recommendations.reports import preview
+
+    monkeypatch.setattr(preview, "in_child", lambda since, until: True)
+    monkeypatch.setattr(
+        subprocess,
+        "run",
+        lambda *a, **k: subprocess.CompletedProcess(a, 1, b"", b"boom"),
+    )
+
+    response = viewer_api.get(
+        reverse("report-preview"), {"since": "2026-06-30", "until": "2026-09-30"}
+    )
+
+    assert response.status_code == 503
+    assert "status_report" in response.json()["detail"]
