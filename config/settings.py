@@ -88,6 +88,9 @@ INSTALLED_APPS = [
     "audit",
     # Lists as CSV and XLSX: after recommendations and evidence, whose admins it extends.
     "exports",
+    # Proposed status updates and their review. After the apps whose permissions the role
+    # groups hold: the groups are built once its own permissions exist (recommendations.roles).
+    "review",
     # Failed sign-ins counted in the database, so that every app server locks out alike.
     "config.apps.AxesConfig",
 ]
@@ -276,6 +279,12 @@ EVIDENCE_MAX_FIGURES = env_int("EVIDENCE_MAX_FIGURES", 100)
 EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 50_000)
 # How long a POST's Idempotency-Key is remembered.
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
+# Review (README, "Review"): what the status-update POST asks whether a user's updates are
+# proposed for review instead of recorded (an object with needs_review(user) and
+# propose(request, measure_id)); empty, every update is recorded at once.
+STATUS_UPDATE_REVIEW = "review.api.hook"
+# Analysts' own status updates are proposals too, approved by another analyst.
+REVIEW_ANALYST_UPDATES = env_bool("REVIEW_ANALYST_UPDATES")
 
 REST_FRAMEWORK = {
     # Token first: an unauthenticated request then gets 401 with WWW-Authenticate, not 403.
@@ -342,6 +351,9 @@ SPECTACULAR_SETTINGS = {
         "LevelEnum": "recommendations.choices.Confidence",
         # A status report's `report`: which report it is.
         "ReportKindEnum": ["status"],
+        # Where a proposal stands, and what a decision on it did.
+        "ProposalStateEnum": "review.choices.ProposalState",
+        "DecisionEnum": "review.choices.DECIDED",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from django.db import connections
 
 # Every table a body of the API shows. tests/freshness checks that each table of the
-# recommendations and evidence apps is here or in UNTRACKED, so a new table gets a decision.
+# recommendations, evidence and review apps is here or in UNTRACKED, so a new table gets a
+# decision.
 TRACKED = (
     "audit_change",
     "auth_user",
@@ -40,9 +41,17 @@ TRACKED = (
     "recommendations_riskmechanism",
     "recommendations_scenario",
     "recommendations_statusupdate",
+    "review_proposal",
+    "review_proposaldecision",
+    "review_proposalevidence",
+    "review_proposalrevision",
 )
 # Tables no API body shows.
-UNTRACKED = ("recommendations_idempotencykey", "recommendations_seedvalue")
+UNTRACKED = (
+    "recommendations_idempotencykey",
+    "recommendations_seedvalue",
+    "review_reporterinstitution",
+)
 
 COUNTER_LOCK = 7_311_042  # pg_advisory_xact_lock key; integrity.HISTORY_WRITE_LOCK is another
 BULK_SETTING = "tracker.bulk_changes"

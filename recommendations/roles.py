@@ -1,9 +1,11 @@
-"""The two working roles, as Django groups whose permissions the admin and the API both check.
+"""The working roles, as Django groups whose permissions the admin and the API both check.
 
 - `viewer` reads everything but the API's remembered Idempotency-Keys, and writes nothing.
 - `analyst` also records status updates, edits measures' descriptive fields and links,
-  creates and edits sources and evidence (but deletes no evidence: history may cite it), and
-  publishes status reports.
+  creates and edits sources and evidence (but deletes no evidence: history may cite it),
+  publishes status reports, and reviews proposed status updates (the review app).
+- `reporter` reads as a viewer does (but sees only its own proposals), and proposes status
+  updates, citing evidence, for review; it records nothing directly.
 
 Superusers may do everything. The groups are rebuilt after every `migrate`, so a new model's
 permissions reach them without a manual step.
@@ -16,15 +18,17 @@ from django.db.models import Exists
 
 VIEWER = "viewer"
 ANALYST = "analyst"
+REPORTER = "reporter"
 # A user reads the API, as the admin, only with one of these roles (or as a superuser).
-ROLES = (VIEWER, ANALYST)
+ROLES = (VIEWER, ANALYST, REPORTER)
 
-# The audit trail's app last: it is installed after the others, so when its permissions
-# exist, theirs do too (ensure_groups_after_migrate).
-TRACKED_APPS = ("recommendations", "evidence", "audit")
+# The review app last: it is installed after the others, so when its permissions exist,
+# theirs do too (ensure_groups_after_migrate).
+TRACKED_APPS = ("recommendations", "evidence", "audit", "review")
 
-# Models nobody but a superuser sees: clients' remembered requests and their responses.
-PRIVATE_MODELS = {("recommendations", "idempotencykey")}
+# Models nobody but a superuser sees: clients' remembered requests and their responses; who
+# reports for which institution (access, as group membership is).
+PRIVATE_MODELS = {("recommendations", "idempotencykey"), ("review", "reporterinstitution")}
 
 # Beyond viewing everything: (app_label, model) -> actions.
 ANALYST_WRITES = {
@@ -43,11 +47,24 @@ ANALYST_WRITES = {
     ("evidence", "evidencescenario"): ("add", "change", "delete"),
     ("evidence", "evidenceinnovationmechanism"): ("add", "change", "delete"),
     ("evidence", "statusupdateevidence"): ("add",),
+    # Review others' proposals; propose, when REVIEW_ANALYST_UPDATES makes their updates
+    # proposals too.
+    ("review", "proposal"): ("add", "review"),
+}
+
+# A reporter proposes (and revises or withdraws its own proposals), and sees only its own:
+# not `view_proposal`, which is seeing everyone's.
+REPORTER_WRITES = {("review", "proposal"): ("add",)}
+REPORTER_HIDDEN = {
+    ("review", "proposal"),
+    ("review", "proposalevidence"),
+    ("review", "proposalrevision"),
+    ("review", "proposaldecision"),
 }
 
 
 def ensure_groups() -> None:
-    """Create or correct the `viewer` and `analyst` groups' permissions."""
+    """Create or correct the `viewer`, `analyst` and `reporter` groups' permissions."""
     perms = Permission.objects.filter(content_type__app_label__in=TRACKED_APPS).select_related(
         "content_type"
     )
@@ -57,16 +74,22 @@ def ensure_groups() -> None:
         for (app, codename), p in by_key.items()
         if codename.startswith("view_") and (app, codename[len("view_") :]) not in PRIVATE_MODELS
     ]
-    writes = [
-        by_key[(app, f"{action}_{model}")]
-        for (app, model), actions in ANALYST_WRITES.items()
-        for action in actions
-        if (app, f"{action}_{model}") in by_key
-    ]
+
+    def granted(writes: dict) -> list[Permission]:
+        return [
+            by_key[(app, f"{action}_{model}")]
+            for (app, model), actions in writes.items()
+            for action in actions
+            if (app, f"{action}_{model}") in by_key
+        ]
+
     viewer, _ = Group.objects.get_or_create(name=VIEWER)
     viewer.permissions.set(view)
     analyst, _ = Group.objects.get_or_create(name=ANALYST)
-    analyst.permissions.set(view + writes)
+    analyst.permissions.set(view + granted(ANALYST_WRITES))
+    reporter, _ = Group.objects.get_or_create(name=REPORTER)
+    hidden = {by_key.get((app, f"view_{model}")) for app, model in REPORTER_HIDDEN}
+    reporter.permissions.set([p for p in view if p not in hidden] + granted(REPORTER_WRITES))
 
 
 def ensure_groups_after_migrate(sender, app_config=None, **kwargs) -> None:
@@ -77,14 +100,15 @@ def ensure_groups_after_migrate(sender, app_config=None, **kwargs) -> None:
 
 
 def has_role(user_id) -> Exists:
-    """An expression: whether the user `user_id` (an OuterRef, or an id) is a viewer or an
-    analyst. Token authentication folds it into its own query."""
+    """An expression: whether the user `user_id` (an OuterRef, or an id) has a role (ROLES).
+    Token authentication folds it into its own query."""
     memberships = get_user_model().groups.through.objects
     return Exists(memberships.filter(user_id=user_id, group__name__in=ROLES))
 
 
 def user_has_role(user) -> bool:
-    """Whether `user` may read: a superuser, or a viewer or an analyst. At most one query."""
+    """Whether `user` may read: a superuser, or a viewer, an analyst or a reporter. At most
+    one query."""
     if not user.is_active:
         return False
     if user.is_superuser:

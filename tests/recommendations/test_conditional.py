@@ -224,7 +224,7 @@ def test_a_bulk_load_counts_each_table_once():
 def test_every_table_the_api_may_show_is_counted_or_said_not_to_be():
     tables = {
         model._meta.db_table
-        for label in ("recommendations", "evidence")
+        for label in ("recommendations", "evidence", "review")
         for model in apps.get_app_config(label).get_models(include_auto_created=True)
     }
 
