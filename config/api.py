@@ -272,7 +272,8 @@ class TrackerPermission(BasePermission):
     """Every request needs a role, as the admin does: a viewer or an analyst, or a superuser
     (recommendations.roles); a signed-in user with none is refused with 403. API_ANONYMOUS_READ
     opens reading to anyone. Writing also needs the Django permission the view names for the
-    action, which the `analyst` group has and `viewer` does not."""
+    action (`write_permissions`), which the `analyst` group has and `viewer` does not, or
+    passes the rule the view gives instead: a function of the request."""
 
     def has_permission(self, request, view) -> bool:
         if request.method in SAFE_METHODS and settings.API_ANONYMOUS_READ:
@@ -288,6 +289,8 @@ class TrackerPermission(BasePermission):
         if getattr(view, "action", None) is None:
             return True  # no handler for this method: the view answers 405
         required = view.write_permissions.get(view.action)
+        if callable(required):  # a rule that is more than one permission
+            return bool(required(request))
         return bool(required) and request.user.has_perm(required)
 
 

@@ -111,6 +111,10 @@ TAGS = [
     {"name": "sources", "description": "Where evidence comes from, and how reliable it is."},
     {"name": "reports", "description": "Published status reports, and previews."},
     {"name": "changes", "description": "The audit trail: every change, who made it and how."},
+    {
+        "name": "proposals",
+        "description": "Status updates proposed for review: approve, reject, request changes.",
+    },
 ]
 
 
@@ -157,7 +161,8 @@ class AutoSchema(openapi.AutoSchema):
 # Response headers, declared once under components.headers.
 HEADERS = {
     "Location": {
-        "description": "The URL of the record just created.",
+        "description": "The URL of the record just created (201), or of the proposal made "
+        "instead (202).",
         "schema": {"type": "string", "format": "uri"},
     },
     "IdempotentReplayed": {
@@ -200,6 +205,7 @@ FILTER_ENUMS = {
     "attribution": "AttributionEnum",
     "priority": "LevelEnum",
     "channel": "ChannelEnum",
+    "state": "ProposalStateEnum",
     # The report's parameters: components made here, so that a client has one enum for both
     # the preview and the download.
     "file": "ReportFormatEnum",
@@ -250,7 +256,7 @@ def _declare_responses(method: str, operation: dict) -> None:
             for media in response.get("content", {}).values():
                 media["schema"] = dict(VALIDATION_ERROR_REF)
         headers = response.setdefault("headers", {})
-        if code == "201":
+        if code in ("201", "202"):
             headers["Location"] = _header("Location")
         if code == "412":
             headers["ETag"] = _header("ETag")

@@ -9,6 +9,7 @@ from audit.api.urls import routes as audit_routes
 from config.api import api_not_found
 from evidence.api.urls import routes as evidence_routes
 from recommendations.api.urls import routes as recommendation_routes
+from review.api.urls import routes as review_routes
 
 
 class Router(routers.DefaultRouter):
@@ -33,7 +34,12 @@ admin.site.site_url = None
 admin.site.enable_nav_sidebar = False
 
 router = Router()
-for prefix, viewset, basename in (*recommendation_routes, *evidence_routes, *audit_routes):
+for prefix, viewset, basename in (
+    *recommendation_routes,
+    *evidence_routes,
+    *audit_routes,
+    *review_routes,
+):
     router.register(prefix, viewset, basename=basename)
 
 urlpatterns = [

@@ -63,7 +63,10 @@ class Proposal(ProposedUpdate):
         Measure, on_delete=models.PROTECT, related_name="proposals", verbose_name=_("measure")
     )
     state = models.CharField(
-        _("state"), max_length=32, choices=ProposalState.choices, default=ProposalState.PENDING
+        _("review state"),
+        max_length=32,
+        choices=ProposalState.choices,
+        default=ProposalState.PENDING,
     )
     evidence = models.ManyToManyField(
         Evidence,

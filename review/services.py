@@ -273,7 +273,11 @@ def revise(
         unchanged = all(getattr(locked, name) == value for name, value in fields.items())
         if unchanged and set(ids) == set(current_ids):
             raise ValidationError(
-                {"non_field_errors": _("This revision changes nothing: the proposal says it.")}
+                {
+                    "non_field_errors": _(
+                        "This revision changes nothing: the proposal already says this."
+                    )
+                }
             )
         check_evidence_exists(ids)
         check_update_allowed(measure=measure, evidence=ids, today=today, **fields)

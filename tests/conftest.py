@@ -10,7 +10,7 @@ from django.utils import translation
 from rest_framework.test import APIClient
 
 from recommendations.integrity import history_maintenance
-from recommendations.roles import ANALYST, VIEWER, user_has_role
+from recommendations.roles import ANALYST, REPORTER, VIEWER, user_has_role
 
 # Every response under /api/v1/ is checked against the OpenAPI schema (tests/openapi_validation.py).
 from tests.openapi_validation import (  # noqa: F401 (fixtures)
@@ -82,6 +82,12 @@ def analyst(django_user_model):
 @pytest.fixture
 def viewer(django_user_model):
     return make_user(django_user_model, "vic", VIEWER)
+
+
+@pytest.fixture
+def reporter(django_user_model):
+    """Proposes status updates for review (the review app); records nothing itself."""
+    return make_user(django_user_model, "rita", REPORTER)
 
 
 @pytest.fixture

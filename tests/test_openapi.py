@@ -223,14 +223,24 @@ def test_response_headers_are_declared_where_the_api_sends_them(schema):
     replayable = 0
     for path, method, operation in operations(schema):
         responses = operation["responses"]
-        for code, header in [("201", "Location"), ("412", "ETag"), ("429", "Retry-After")]:
+        for code, header in [
+            ("201", "Location"),
+            ("202", "Location"),
+            ("412", "ETag"),
+            ("429", "Retry-After"),
+        ]:
             if code in responses:
                 assert header in responses[code]["headers"], (method, path, code)
         if "Idempotency-Key" in parameters(operation):
             replayable += 1
-            assert "Idempotent-Replayed" in responses["201"]["headers"], (method, path)
+            successes = [code for code in responses if code.startswith("2")]
+            assert successes, (method, path)
+            for code in successes:
+                assert "Idempotent-Replayed" in responses[code]["headers"], (method, path, code)
 
-    assert replayable == 3  # a status update, a piece of evidence, a source
+    # A status update (or its proposal), a piece of evidence, a source, and the four
+    # decisions on a proposal.
+    assert replayable == 7
     assert schema["components"]["headers"]["RetryAfter"]["schema"]["type"] == "integer"
 
 

@@ -4,7 +4,10 @@ The API table lists, per route, the writes it serves; everything else follows th
 rules: no credentials is a 401 whatever the method (authentication comes first), a signed-in
 user with no role a 403 whatever the method (as in the admin), a method the route does not
 serve is a 405 for anyone with a role, reading is a 200 for any role, and a write is a 403 for a
-viewer and a success for an analyst or a superuser. A refused request writes nothing.
+viewer or a reporter and a success for an analyst or a superuser. The review's writes are the
+exceptions the table spells out: a reporter's status update is proposed (202), a proposal is
+revised or withdrawn by its proposer only (the world's is the reporter's), and decided on by
+reviewers. A refused request writes nothing.
 """
 
 from dataclasses import dataclass, field
@@ -19,10 +22,12 @@ from rest_framework.test import APIClient
 
 from evidence.choices import Attribution, Reliability, SourceKind
 from evidence.revisions import record_revisions
+from recommendations.choices import Status
 from recommendations.models import InnovationMechanism, Measure
 from recommendations.reports.snapshots import save_report
 from recommendations.reports.status import build_status_report
-from tests.conftest import TODAY, api_token, empty_inlines, stored_state
+from review import services
+from tests.conftest import TODAY, api_token, app_models, empty_inlines, stored_state
 from tests.factories import (
     EvidenceFactory,
     InstitutionFactory,
@@ -34,8 +39,11 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
+# Where an API write may land.
+WRITTEN = app_models("recommendations", "evidence", "review")
+
 API_PREFIX = "api/v1/"
-ROLES = ("anonymous", "no role", "viewer", "analyst", "superuser")
+ROLES = ("anonymous", "no role", "viewer", "reporter", "analyst", "superuser")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -43,10 +51,18 @@ WRITES = ("POST", "PUT", "PATCH", "DELETE")
 @dataclass(frozen=True)
 class Route:
     """An API route: the record its URL names (None for a list), and the writes it serves,
-    each with an analyst's success code. Every route serves GET."""
+    each with an analyst's success code; `roles` gives, per write, the codes of the roles
+    that differ from the rule. Every route serves GET but the decisions on a proposal."""
 
     record: str | None = None
     writes: dict[str, int] = field(default_factory=dict)
+    roles: dict[str, dict[str, int]] = field(default_factory=dict)
+    reads: bool = True
+
+
+# A proposal (the world's is the reporter's): its proposer revises and withdraws it, reviewers
+# decide on it.
+PROPOSER_ONLY = {"reporter": 200, "analyst": 403, "superuser": 403}
 
 
 # Every route under /api/v1/, by URL name. A route missing here fails
@@ -57,7 +73,7 @@ ROUTES = {
     "pillar-detail": Route("pillar"),
     "measure-list": Route(),
     "measure-detail": Route("measure", {"PATCH": 200}),
-    "measure-status-updates": Route("measure", {"POST": 201}),
+    "measure-status-updates": Route("measure", {"POST": 201}, {"POST": {"reporter": 202}}),
     "status-update-list": Route(),
     "status-update-detail": Route("status_update"),
     "risk-list": Route(),
@@ -82,6 +98,12 @@ ROUTES = {
     "source-list": Route(None, {"POST": 201}),
     "source-detail": Route("source", {"PUT": 200, "PATCH": 200}),
     "change-list": Route(),
+    "proposal-list": Route(),
+    "proposal-detail": Route("proposal", {"PATCH": 403}, {"PATCH": PROPOSER_ONLY}),
+    "proposal-approve": Route("proposal", {"POST": 200}, reads=False),
+    "proposal-reject": Route("proposal", {"POST": 200}, reads=False),
+    "proposal-request-changes": Route("proposal", {"POST": 200}, reads=False),
+    "proposal-withdraw": Route("proposal", {"POST": 403}, {"POST": PROPOSER_ONLY}, reads=False),
 }
 
 
@@ -91,10 +113,12 @@ def expected_status(route: Route, method: str, role: str) -> int:
     if role == "no role":
         return 403
     if method == "GET":
-        return 200
+        return 200 if route.reads else 405
     if method not in route.writes:
         return 405
-    return 403 if role == "viewer" else route.writes[method]
+    if role in route.roles.get(method, {}):
+        return route.roles[method][role]
+    return 403 if role in ("viewer", "reporter") else route.writes[method]
 
 
 MATRIX = [
@@ -154,7 +178,7 @@ class World:
 
 
 @pytest.fixture
-def world() -> World:
+def world(reporter) -> World:
     measure = MeasureFactory()
     source = SourceFactory()
     snapshot, _created = save_report(
@@ -177,6 +201,14 @@ def world() -> World:
             "evidence": evidence,
             "revision": revision,
             "report": snapshot,
+            "proposal": services.propose(
+                measure=measure,
+                status=Status.IN_PROGRESS,
+                progress=30,
+                effective_date=date(2026, 1, 1),
+                by=reporter,
+                today=TODAY,
+            ),
         }
     )
 
@@ -207,6 +239,9 @@ def valid_body(name: str, method: str, world: World) -> dict:
         ("source-list", "POST"): source,
         ("source-detail", "PUT"): {**source, "reliability": Reliability.MEDIUM},
         ("source-detail", "PATCH"): {"title": "Retitled"},
+        ("proposal-detail", "PATCH"): {"progress": 40},
+        ("proposal-reject", "POST"): {"reason": "No source"},
+        ("proposal-request-changes", "POST"): {"comment": "Cite the rules"},
     }
     return bodies.get((name, method), {})
 
@@ -215,6 +250,7 @@ def valid_body(name: str, method: str, world: World) -> dict:
 USER_FIXTURES = {
     "no role": "no_role_user",
     "viewer": "viewer",
+    "reporter": "reporter",
     "analyst": "analyst",
     "superuser": "admin_user",
 }
@@ -253,17 +289,26 @@ def test_each_role_gets_the_expected_status_from_each_route_and_method(
 ):
     api = api_as(role)
     body = valid_body(name, method, world)
-    before = stored_state()
+    before = stored_state(WRITTEN)
 
     response = send(api, method, world.url(name), body)
 
     assert response.status_code == expected, response.content[:500]
-    wrote = stored_state() != before
-    assert wrote == (method != "GET" and expected in (200, 201))
+    wrote = stored_state(WRITTEN) != before
+    assert wrote == (method != "GET" and expected in (200, 201, 202))
 
 
-# The audit trail names who did what: it stays closed to anonymous clients.
-SIGNED_IN_ONLY = {"change-list"}
+# The audit trail names who did what, and proposals are claims nobody has accepted yet: they
+# stay closed to anonymous clients.
+SIGNED_IN_ONLY = {
+    "change-list",
+    "proposal-list",
+    "proposal-detail",
+    "proposal-approve",
+    "proposal-reject",
+    "proposal-request-changes",
+    "proposal-withdraw",
+}
 
 
 @pytest.mark.parametrize("name", ROUTES)
@@ -281,12 +326,12 @@ def test_anonymous_writing_stays_401_everywhere_when_reading_is_opened(
     world, settings, name, method
 ):
     settings.API_ANONYMOUS_READ = True
-    before = stored_state()
+    before = stored_state(WRITTEN)
 
     response = send(APIClient(), method, world.url(name), valid_body(name, method, world))
 
     assert response.status_code == 401
-    assert stored_state() == before
+    assert stored_state(WRITTEN) == before
 
 
 # The admin
@@ -322,10 +367,10 @@ def post_a_measure_change(browser: Client, measure: Measure):
 
 
 ADMIN_DOORS = {
-    # door: status for (anonymous, no role, viewer, analyst, superuser)
-    open_the_measure_changelist: (302, 403, 200, 200, 200),
-    open_the_status_update_add_page: (302, 403, 403, 200, 200),
-    post_a_measure_change: (302, 403, 403, 302, 302),
+    # door: status for (anonymous, no role, viewer, reporter, analyst, superuser)
+    open_the_measure_changelist: (302, 403, 200, 200, 200, 200),
+    open_the_status_update_add_page: (302, 403, 403, 403, 200, 200),
+    post_a_measure_change: (302, 403, 403, 403, 302, 302),
 }
 
 

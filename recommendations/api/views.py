@@ -2,7 +2,9 @@
 services as the admin, so the rules are the same."""
 
 from functools import cached_property
+from importlib import import_module
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -10,6 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
+    OpenApiResponse,
     extend_schema,
     extend_schema_view,
 )
@@ -69,6 +72,22 @@ MEASURE_MODELS = (
     EvidenceMeasure,
     StatusUpdate,
 )
+
+
+def status_update_review():
+    """What decides whether a user's status updates are proposed for review instead of
+    recorded, and proposes them: the module settings.STATUS_UPDATE_REVIEW names (the review
+    app's, with needs_review(user) and propose(request, measure_id)); None without one."""
+    path = settings.STATUS_UPDATE_REVIEW
+    return import_module(path) if path else None
+
+
+def may_write_status_update(request) -> bool:
+    """Record one (`add_statusupdate`), or propose one if the user's updates go to review."""
+    review = status_update_review()
+    if review is not None and review.needs_review(request.user):
+        return True
+    return request.user.has_perm("recommendations.add_statusupdate")
 
 
 class AsOfSerializer(serializers.Serializer):
@@ -140,6 +159,14 @@ STATUS_UPDATE_EXAMPLES = [
     ),
 ]
 
+# The review app's answer (status_update_review), by name: its component is in the schema.
+PROPOSED = OpenApiResponse(
+    {"$ref": "#/components/schemas/Proposal"},
+    "Proposed for review, not recorded: the user's updates need a second person's approval "
+    "(a reporter's; an analyst's with REVIEW_ANALYST_UPDATES). The body is the proposal, "
+    "Location its address (GET /api/v1/proposals/{id}/). The measure is unchanged.",
+)
+
 AS_OF = OpenApiParameter(
     "as_of",
     OpenApiTypes.DATE,
@@ -195,7 +222,7 @@ class MeasureViewSet(
     conditional_actions = ("list", "retrieve", "status_updates")
     write_permissions = {
         "partial_update": "recommendations.change_measure",
-        "status_updates": "recommendations.add_statusupdate",
+        "status_updates": may_write_status_update,
     }
 
     @cached_property
@@ -272,7 +299,10 @@ class MeasureViewSet(
         summary="Record a status update",
         request=s.StatusUpdateInputSerializer,
         parameters=[IF_MATCH, IDEMPOTENCY_KEY, ETAG_HEADER],
-        responses=with_errors(s.RecordedStatusUpdateSerializer, ERRORS_WRITE, created=True),
+        responses={
+            **with_errors(s.RecordedStatusUpdateSerializer, ERRORS_WRITE, created=True),
+            202: PROPOSED,
+        },
         examples=STATUS_UPDATE_EXAMPLES,
     )
     @action(
@@ -286,8 +316,13 @@ class MeasureViewSet(
         """GET: the history, latest first, in pages that follow `next` (the first pages may
         also be asked for by number); a deep page costs what the first does. POST: append an
         update through the same service as the admin (same rules); the measure's new version
-        comes back as the ETag."""
+        comes back as the ETag. A user whose updates need review (a reporter) proposes it
+        instead: 202, the proposal, and its address in Location."""
         if request.method == "POST":
+            review = status_update_review()
+            if review is not None and review.needs_review(request.user):
+                # Proposed for review instead: 202 with the proposal (the review app).
+                return run_idempotent(request, lambda: review.propose(request, pk))
             # The service reads and locks the measure itself: no read of it before.
             return run_idempotent(request, lambda: self._record(request, int(pk)))
         measure = get_object_or_404(Measure, pk=pk)

@@ -6,15 +6,10 @@ from datetime import date
 import pytest
 
 from recommendations.models import MeasureInstitution
-from recommendations.roles import ANALYST, REPORTER
+from recommendations.roles import ANALYST
 from review import services
 from tests.conftest import TODAY, authenticated_as, make_user
 from tests.factories import InstitutionFactory, MeasureFactory
-
-
-@pytest.fixture
-def reporter(django_user_model):
-    return make_user(django_user_model, "rita", REPORTER)
 
 
 @pytest.fixture
