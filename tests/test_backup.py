@@ -14,9 +14,11 @@ from evidence.models import Evidence, StatusUpdateEvidence
 from recommendations import services
 from recommendations.choices import Status
 from recommendations.integrity import history_maintenance
-from recommendations.models import Measure, ReportSnapshot, StatusUpdate
+from recommendations.models import Institution, Measure, ReportSnapshot, StatusUpdate
 from recommendations.reports.snapshots import save_report
 from recommendations.reports.status import build_status_report
+from review import services as review
+from review.models import ReporterInstitution
 from tests.conftest import TODAY, app_models, stored_state
 from tokens.models import ApiToken
 from tokens.services import create_token
@@ -27,13 +29,13 @@ from tokens.services import create_token
 # updates recorded in the same millisecond) and text as it was (Django's XML loader strips
 # every field's leading and trailing whitespace: a report's Markdown would lose its last
 # newline).
-BACKED_UP = ["recommendations", "evidence", "auth.user", "tokens", "audit"]
+BACKED_UP = ["recommendations", "evidence", "review", "auth.user", "tokens", "audit"]
 
 
 def everything() -> dict:
     """Every row of every table backed up, and the groups each user is in (by name)."""
     return {
-        **stored_state([*app_models("recommendations", "evidence"), User, ApiToken]),
+        **stored_state([*app_models("recommendations", "evidence", "review"), User, ApiToken]),
         # The audit trail, its models named (content types are renumbered by migrate).
         "trail": [
             (*row[:-2], (row[-2], row[-1]))
@@ -63,7 +65,9 @@ def dump_empty_and_restore(backup) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_dump_restored_into_an_empty_database_gives_identical_history(analyst, tmp_path):
+def test_a_dump_restored_into_an_empty_database_gives_identical_history(
+    analyst, reporter, tmp_path
+):
     call_command("load_seed", stdout=StringIO())
     measure = Measure.objects.get(code="3.2")
     services.record_status_update(
@@ -87,6 +91,15 @@ def test_a_dump_restored_into_an_empty_database_gives_identical_history(analyst,
     )
     save_report(report=build_status_report(since=date(2025, 12, 31), until=date(2026, 3, 31)))
     create_token(user=analyst, name="ci", now=timezone.now())
+    # A proposal revised once and approved, another rejected, and a reporter's institution.
+    proposed = {"status": Status.IN_PROGRESS, "effective_date": date(2026, 4, 1), "today": TODAY}
+    approved = review.propose(measure=measure, progress=35, by=reporter, note="Pilots", **proposed)
+    review.request_changes(proposal=approved, by=analyst, comment="Which banks?")
+    review.revise(proposal=approved, changes={"note": "Two banks"}, by=reporter, today=TODAY)
+    review.approve(proposal=approved, by=analyst, today=TODAY)
+    rejected = review.propose(measure=measure, progress=40, by=reporter, **proposed)
+    review.reject(proposal=rejected, by=analyst, reason="No source")
+    ReporterInstitution.objects.create(user=reporter, institution=Institution.objects.first())
     assert StatusUpdateEvidence.objects.exists() and ReportSnapshot.objects.exists()
     before = everything()
 
@@ -94,7 +107,7 @@ def test_a_dump_restored_into_an_empty_database_gives_identical_history(analyst,
 
     assert everything() == before
     measure.refresh_from_db()
-    assert (measure.status, measure.progress, measure.version) == (Status.IN_PROGRESS, 30, 3)
+    assert (measure.status, measure.progress, measure.version) == (Status.IN_PROGRESS, 35, 4)
 
 
 @pytest.mark.django_db(transaction=True)

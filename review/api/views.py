@@ -4,21 +4,19 @@ POST /api/v1/measures/{id}/status-updates/ when the user's updates need review (
 
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from config.api import Conflict, TrackerPermission, etag, if_match_version
 from config.conditional import ConditionalReads
-from config.openapi import (
-    ERRORS_READ,
-    ERRORS_WRITE,
-    ETAG_HEADER,
-    IDEMPOTENCY_KEY,
-    IF_MATCH,
-    with_errors,
-)
+from config.openapi import ERRORS_READ, ERRORS_WRITE, IDEMPOTENCY_KEY, with_errors
 from recommendations.api.idempotency import run_idempotent
 from recommendations.models import Measure, Pillar
 
@@ -36,6 +34,22 @@ PROPOSAL_MODELS = (
     Measure,
     Pillar,
     get_user_model(),
+)
+
+
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description='The proposal\'s ETag as you last saw it, such as "2". If it was revised or '
+    "decided on since, the write is refused with 412 and nothing is written.",
+)
+ETAG_HEADER = OpenApiParameter(
+    "ETag",
+    str,
+    OpenApiParameter.HEADER,
+    response=[200],
+    description="The proposal's version, for If-Match on the next write.",
 )
 
 

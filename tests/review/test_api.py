@@ -14,7 +14,7 @@ from recommendations.models import Measure, MeasureInstitution, StatusUpdate
 from recommendations.roles import REPORTER
 from review import services
 from review.models import Proposal, ReporterInstitution
-from tests.conftest import TODAY, authenticated_as, make_user
+from tests.conftest import TODAY, api_token, authenticated_as, make_user
 from tests.factories import EvidenceFactory, InstitutionFactory, MeasureFactory, PillarFactory
 from tests.review.conftest import propose
 
@@ -187,6 +187,20 @@ def test_the_feed_and_as_of_show_only_approved_entries(measure, reporter, analys
     assert after_feed[-1]["recorded_by"] == "rita"
     assert after_feed[-1]["id"] == approved.json()["status_update"]
     assert (after_state["status"], after_state["progress"]) == ("in_progress", 30)
+
+
+def test_a_reporter_reads_the_api_with_a_token_as_a_viewer_does(measure, reporter):
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token(reporter)}")
+
+    for name in ("measure-list", "status-update-list", "evidence-list", "change-list"):
+        assert api.get(reverse(name)).status_code == 200, name
+    assert api.get(reverse("measure-detail", args=[measure.pk])).status_code == 200
+    assert (
+        api.patch(reverse("measure-detail", args=[measure.pk]), {"priority": "high"}).status_code
+        == 403
+    )
+    assert api.post(reverse("source-list"), {"title": "T"}).status_code == 403
 
 
 # Reading proposals

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from recommendations.roles import ANALYST, VIEWER
+from recommendations.roles import ANALYST, REPORTER, VIEWER
 from tests.openapi_validation import ResponseChecker, strict
 from tests.serving import (
     AppServer,
@@ -32,8 +32,8 @@ from tests.serving import (
 )
 
 SERVERS = ("runserver", "gunicorn")
-USERS = {"served-analyst": ANALYST, "served-viewer": VIEWER}
-ANALYST_USER, VIEWER_USER = USERS
+USERS = {"served-analyst": ANALYST, "served-viewer": VIEWER, "served-reporter": REPORTER}
+ANALYST_USER, VIEWER_USER, REPORTER_USER = USERS
 TIMEOUT = 30  # seconds for one request; a report preview of the seed takes well under one
 # The test that checks every operation was exercised runs after every other test of its server.
 COVERAGE_TEST = "test_every_operation_of_the_schema_was_exercised"
@@ -138,7 +138,8 @@ def environment(kind: str, database_url: str) -> dict:
 @pytest.fixture(scope="session", params=SERVERS)
 def served(request, tmp_path_factory):
     """The app served by `runserver` or gunicorn on a free loopback port, on a database of its
-    own with the seed, a published report, an analyst and a viewer (and their API tokens)."""
+    own with the seed, a published report, an analyst, a viewer and a reporter (and their API
+    tokens)."""
     kind = request.param
     folder = tmp_path_factory.mktemp(f"served-{kind}")
     database = throwaway_database(f"served_{kind}_{os.getpid()}", folder)

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from tests.served.conftest import EXERCISED, VIEWER_USER
+from tests.served.conftest import EXERCISED, REPORTER_USER, VIEWER_USER
 
 pytestmark = pytest.mark.served
 
@@ -306,6 +306,96 @@ def test_evidence_is_created_with_figures_replaced_and_patched(served):
     assert replaced.status_code == 200, replaced.text
     assert patched.status_code == 200, patched.text
     assert (read.json()["claim_en"], read.json()["figures"]) == ("Patched claim", [])
+
+
+# Review
+
+
+def propose(served, measure: int, *, progress: int, day: str):
+    return served.call(
+        "POST",
+        f"{MEASURES}{measure}/status-updates/",
+        user=REPORTER_USER,
+        json={
+            "status": "in_progress",
+            "progress": progress,
+            "effective_date": day,
+            "confidence": "medium",
+            "note": "Reported by the institution",
+            "evidence": [],
+        },
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+
+
+def test_a_reporters_update_is_proposed_revised_and_approved(served):
+    measure = measure_id(served, "5.2")
+
+    proposed = propose(served, measure, progress=30, day="2026-01-20")
+    location = proposed.headers["Location"]
+    read = served.call("GET", location, user=REPORTER_USER)
+    requested = served.call(
+        "POST",
+        f"{location}request-changes/",
+        json={"comment": "Say which banks"},
+        headers={"Idempotency-Key": uuid.uuid4().hex, "If-Match": read.headers["ETag"]},
+    )
+    revised = served.call(
+        "PATCH",
+        location,
+        user=REPORTER_USER,
+        json={"note": "Pilots in two banks"},
+        headers={"If-Match": requested.headers["ETag"]},
+    )
+    approved = served.call(
+        "POST",
+        f"{location}approve/",
+        json={},
+        headers={"Idempotency-Key": uuid.uuid4().hex, "If-Match": revised.headers["ETag"]},
+    )
+    entry = served.call("GET", approved.json()["status_update_url"])
+    pending = served.call("GET", "/api/v1/proposals/", params={"state": "pending"})
+
+    assert proposed.status_code == 202, proposed.text
+    assert read.status_code == 200 and read.json()["state"] == "pending"
+    assert requested.status_code == 200, requested.text
+    assert revised.status_code == 200 and revised.json()["revision"] == 2
+    assert approved.status_code == 200, approved.text
+    assert (entry.json()["status"], entry.json()["recorded_by"]) == (
+        "in_progress",
+        "served-reporter",
+    )
+    assert approved.json()["id"] not in [p["id"] for p in pending.json()["results"]]
+
+
+def test_a_proposal_is_rejected_and_another_withdrawn(served):
+    measure = measure_id(served, "5.3")
+    first = propose(served, measure, progress=20, day="2026-01-10")
+    second = propose(served, measure, progress=25, day="2026-01-11")
+
+    rejected = served.call(
+        "POST",
+        f"{first.headers['Location']}reject/",
+        json={"reason": "No source given"},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    withdrawn = served.call(
+        "POST",
+        f"{second.headers['Location']}withdraw/",
+        user=REPORTER_USER,
+        json={},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    again = served.call(
+        "POST",
+        f"{second.headers['Location']}approve/",
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+
+    assert (first.status_code, second.status_code) == (202, 202)
+    assert rejected.status_code == 200 and rejected.json()["state"] == "rejected"
+    assert withdrawn.status_code == 200 and withdrawn.json()["state"] == "withdrawn"
+    assert again.status_code == 409
 
 
 # Reports
