@@ -69,6 +69,8 @@ TRACKED = [
     Tracked("auth.Group", m2m=("permissions",), private=True),
     # Neither the key nor its digest is written down; last use is noted by a plain UPDATE.
     Tracked("tokens.ApiToken", exclude=("digest", "last_used_at"), private=True, parent="user"),
+    # Which institutions a reporter reports for: access, as its groups are.
+    Tracked("review.ReporterInstitution", private=True, parent="user"),
 ]
 
 

@@ -24,6 +24,7 @@ from django.utils import timezone
 from recommendations.models import IdempotencyKey, Measure
 from recommendations.reports.snapshots import save_report
 from recommendations.reports.status import build_status_report
+from review import services as review
 from tests.conftest import empty_inlines, make_user
 from tests.factories import MeasureFactory, RiskFactory
 from tokens.services import create_token
@@ -48,6 +49,7 @@ ALLOWED = {
     "ana",
     "vic",
     "root",
+    "rita",
     # Keys on a keyboard, as Django's help for multiple choices names them.
     "Control",
     "Command",
@@ -101,7 +103,7 @@ def page_text(html: str) -> str:
 
 # Where data lives: the tracker's records, the users and groups, sign-in records. (Not the
 # admin's log, whose messages are the admin's words, nor the permissions' names.)
-DATA_APPS = {"recommendations", "evidence", "tokens", "axes", "audit"}
+DATA_APPS = {"recommendations", "evidence", "tokens", "axes", "audit", "review"}
 DATA_MODELS = {"auth.User", "auth.Group"}
 NOT_SHOWN = {"recommendations.SeedValue"}
 
@@ -208,6 +210,20 @@ def seeded(django_user_model):
         change_message=[{"changed": {"fields": ["priority", "target date"]}}],
         single_object=True,
     )
+    # A proposal revised after a request for changes, then approved: its page lists both.
+    reporter = make_user(django_user_model, "rita", "reporter")
+    proposal = review.propose(
+        measure=measure,
+        status="in_progress",
+        progress=30,
+        effective_date=date(2026, 3, 1),
+        note="Pilots",
+        by=reporter,
+        today=date(2026, 6, 30),
+    )
+    review.request_changes(proposal=proposal, by=analyst, comment="Which banks?")
+    review.revise(proposal=proposal, changes={"progress": 40}, by=reporter, today=date(2026, 6, 30))
+    review.approve(proposal=proposal, by=analyst, today=date(2026, 6, 30))
     return {"root": root, "ana": analyst, "vic": viewer}
 
 
