@@ -6,7 +6,9 @@ import threading
 from datetime import date
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import call_command
 from django.db import IntegrityError, close_old_connections, connection, transaction
 
 from evidence.models import StatusUpdateEvidence
@@ -80,6 +82,22 @@ def test_analysts_review_and_viewers_only_read(analyst, viewer):
     assert not viewer.has_perm("review.add_proposal")
     assert not viewer.has_perm("review.review_proposal")
     assert not analyst.has_perm("review.view_reporterinstitution")  # access: superusers only
+
+
+def test_the_reporter_group_is_rebuilt_by_migrate_and_nobody_edits_proposals_outside_the_services():
+    reporter_group = Group.objects.get(name=REPORTER)
+    reporter_group.permissions.clear()
+
+    call_command("migrate", verbosity=0)
+
+    codenames = {
+        name: set(Group.objects.get(name=name).permissions.values_list("codename", flat=True))
+        for name in (REPORTER, ANALYST, VIEWER)
+    }
+    assert {"add_proposal", "view_measure"} <= codenames[REPORTER]
+    assert not {"view_proposal", "view_proposalrevision", "add_statusupdate"} & codenames[REPORTER]
+    for perms in codenames.values():
+        assert not {"change_proposal", "delete_proposal", "add_reporterinstitution"} & perms
 
 
 # Proposing
