@@ -29,7 +29,8 @@ ERROR_RESPONSES = {
     401: OpenApiResponse(ErrorSerializer, "No or invalid credentials."),
     403: OpenApiResponse(
         ErrorSerializer,
-        "Signed in, but with no role (viewer or analyst), or with a role that may not do this.",
+        "Signed in, but with no role (viewer, reporter or analyst), or with a role that may not "
+        "do this (such as deciding on one's own proposal).",
     ),
     404: OpenApiResponse(ErrorSerializer, "No such record (or page)."),
     409: OpenApiResponse(
