@@ -7,14 +7,17 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from config.admin_paginator import GrowingTableAdmin
+
 from .models import Proposal, ReporterInstitution
 
 BREAK = mark_safe("<br>")  # noqa: S308 (a constant)
 
 
 @admin.register(Proposal)
-class ProposalAdmin(admin.ModelAdmin):
-    """Every proposed status update and where its review stands. Read-only."""
+class ProposalAdmin(GrowingTableAdmin, admin.ModelAdmin):
+    """Every proposed status update and where its review stands. Read-only. A table that
+    grows with history: counted by estimate, searched by indexed prefixes only."""
 
     list_display = (
         "id",
@@ -29,7 +32,7 @@ class ProposalAdmin(admin.ModelAdmin):
     )
     list_filter = ("state", "status", "measure__pillar")
     list_select_related = ("measure", "proposed_by", "approved_by")
-    search_fields = ("measure__code", "note", "proposed_by__username")
+    search_fields = ("^measure__code", "^proposed_by__username")
     date_hierarchy = "proposed_at"
     fields = (
         "measure",
@@ -50,6 +53,14 @@ class ProposalAdmin(admin.ModelAdmin):
         "decision_list",
     )
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        # What a proposal's page names, in its own query.
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("measure", "proposed_by", "approved_by", "status_update__measure")
+        )
 
     @admin.display(description=_("measure"), ordering="measure__code")
     def measure_code(self, obj):

@@ -59,8 +59,10 @@ from recommendations.models import (
 )
 from recommendations.reports.snapshots import save_report
 from recommendations.reports.status import build_status_report
-from recommendations.roles import ANALYST
-from tests.conftest import make_user
+from recommendations.roles import ANALYST, REPORTER
+from review import services as review
+from review.models import Proposal, ProposalDecision, ProposalRevision, ReporterInstitution
+from tests.conftest import TODAY, make_user
 from tests.factories import (
     EvidenceFactory,
     InstitutionFactory,
@@ -142,9 +144,13 @@ EXPECTED_QUERIES = {
         "evidence.evidence add": 4,
         "evidence.evidence change": 14,
         "evidence.evidence history": 8,
+        "review.proposal list": 8,
+        "review.proposal change": 8,
+        "review.proposal history": 7,
         "audit app": 4,
         "evidence app": 4,
         "recommendations app": 4,
+        "review app": 4,
         "autocomplete evidence.evidence.institutions": 6,
         "autocomplete evidence.evidence.source": 6,
         "autocomplete evidence.evidenceinnovationmechanism.mechanism": 6,
@@ -252,11 +258,19 @@ EXPECTED_QUERIES = {
         "evidence.evidence add": 2,
         "evidence.evidence change": 12,
         "evidence.evidence history": 6,
+        "review.proposal list": 6,
+        "review.proposal change": 6,
+        "review.proposal history": 5,
+        "review.reporterinstitution list": 6,
+        "review.reporterinstitution add": 4,
+        "review.reporterinstitution change": 7,
+        "review.reporterinstitution history": 7,
         "audit app": 2,
         "auth app": 2,
         "axes app": 2,
         "evidence app": 2,
         "recommendations app": 2,
+        "review app": 2,
         "tokens app": 2,
         "autocomplete evidence.evidence.institutions": 4,
         "autocomplete evidence.evidence.source": 4,
@@ -299,6 +313,18 @@ def world(django_user_model):
     AccessAttempt.objects.create(**attempt, failures_since_start=1, path_info="/admin/login/")
     AccessLog.objects.create(**attempt, path_info="/admin/login/")
     AccessFailureLog.objects.create(**attempt, path_info="/admin/login/", locked_out=False)
+    rita = make_user(django_user_model, "rita", REPORTER)
+    proposal = review.propose(
+        measure=Measure.objects.order_by("code").first(),
+        status=Status.IN_PROGRESS,
+        progress=30,
+        effective_date=date(2026, 3, 1),
+        note="Pilots",
+        by=rita,
+        today=TODAY,
+    )
+    review.request_changes(proposal=proposal, by=ana, comment="Which banks?")
+    ReporterInstitution.objects.create(user=rita, institution=Institution.objects.first())
     request = RequestFactory().get("/")
     request.user = root
     # The record each model's pages open: the first its admin lists, kept as the data grows.
@@ -307,7 +333,7 @@ def world(django_user_model):
         for model, model_admin in admin.site._registry.items()
     }
     assert all(obj is not None for obj in chosen.values()), chosen
-    world = {"root": root, "ana": ana, "chosen": chosen}
+    world = {"root": root, "ana": ana, "rita": rita, "chosen": chosen}
     add_logs(world, 1)
     return world
 
@@ -470,6 +496,42 @@ def grow(world) -> None:
     )
     for n in range(5):
         create_token(user=ana, name=f"growth {n}", now=now)
+    # Proposals, and the chosen one revised and sent back many times.
+    proposal = chosen[Proposal]
+    Proposal.objects.bulk_create(
+        Proposal(
+            measure=target,
+            status=Status.PLANNED,
+            progress=10,
+            confidence="medium",
+            effective_date=date(2026, 1, 1),
+            proposed_by=world["rita"],
+        )
+        for target in new_measures[:MORE]
+    )
+    ProposalRevision.objects.bulk_create(
+        ProposalRevision(
+            proposal=proposal,
+            number=proposal.revision + n,
+            status=Status.IN_PROGRESS,
+            progress=30,
+            confidence="medium",
+            effective_date=date(2026, 3, 1),
+            note=f"growth {n}",
+            by=world["rita"],
+        )
+        for n in range(1, MORE + 1)
+    )
+    ProposalDecision.objects.bulk_create(
+        ProposalDecision(
+            proposal=proposal,
+            state="changes_requested",
+            revision=n,
+            text=f"growth {n}",
+            by=ana,
+        )
+        for n in range(1, MORE + 1)
+    )
     save_report(
         report=build_status_report(since=date(2025, 1, 1), until=date(2025, 6, 30)),
         by=ana,
@@ -624,8 +686,18 @@ GROWING = {
     AccessLog,
     AccessFailureLog,
     AccessAttempt,
+    Proposal,
 }
-SMALL = {Pillar, Risk, Scenario, InnovationMechanism, Institution, Group, ReportSnapshot}
+SMALL = {
+    Pillar,
+    Risk,
+    Scenario,
+    InnovationMechanism,
+    Institution,
+    Group,
+    ReportSnapshot,
+    ReporterInstitution,
+}
 
 
 def test_every_registered_model_is_known_as_growing_or_small():
