@@ -24,6 +24,9 @@ class ProposalFilter(filters.FilterSet):
         to_field_name="username",
         help_text=_("Username of the proposer."),
     )
+    status_update = WholeNumberFilter(
+        help_text=_("Id of a status update: the proposal it was approved from, if any.")
+    )
     institution = filters.ModelChoiceFilter(
         field_name="measure__institutions",
         queryset=Institution.objects.all(),

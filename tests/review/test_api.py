@@ -487,6 +487,20 @@ def test_bad_requests_are_a_4xx_and_write_nothing(pending, analyst_api, send, ex
     assert Measure.objects.get().version == 1
 
 
+def test_an_entry_of_history_leads_back_to_the_proposal_it_came_from(
+    measure, reporter, analyst, analyst_api
+):
+    proposal = services.approve(proposal=propose(measure, reporter), by=analyst, today=TODAY)
+    first_entry = measure.status_updates.order_by("id").first()
+
+    found = analyst_api.get(reverse("proposal-list"), {"status_update": proposal.status_update_id})
+    none = analyst_api.get(reverse("proposal-list"), {"status_update": first_entry.pk})
+
+    assert ids(found) == [proposal.pk]
+    assert found.json()["results"][0]["approved_by"] == "ana"
+    assert ids(none) == []
+
+
 def test_a_proposal_made_then_approved_is_in_the_measures_history(measure, reporter_api, analyst):
     proposed = reporter_api.post(history_url(measure), BODY)
     approved = as_user(analyst).post(proposed["Location"] + "approve/")
