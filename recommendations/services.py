@@ -1,18 +1,19 @@
 """Writes. Every rule about status history lives here (or in a model constraint), and the admin,
 the API and the management commands all call these functions."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from evidence.choices import Stance
-from evidence.models import StatusUpdateEvidence
+from evidence.models import EvidenceMeasure, StatusUpdateEvidence
 from evidence.revisions import current_revisions, record_revisions, uncited
 
 from .choices import Confidence, Status, is_regression
@@ -126,10 +127,13 @@ def check_update_allowed(
     note: str = "",
     evidence: Iterable = (),
     today: date,
+    supported: bool | None = None,
 ) -> None:
     """Raise ValidationError, keyed by field, listing every rule the update would break.
 
     `measure` should be locked (lock_measure) so that the checks still hold when it is written.
+    `supported` says whether the measure has supporting evidence, when the caller has read it
+    already (record_status_updates reads it for a batch of measures at once); None reads it.
     """
     errors: dict[str, list[str]] = {}
 
@@ -222,7 +226,11 @@ def check_update_allowed(
         elif status == Status.ABANDONED:
             fail("note", _("Say why the measure was abandoned."))
 
-    if status == Status.IMPLEMENTED and not list(evidence) and not has_supporting_evidence(measure):
+    if (
+        status == Status.IMPLEMENTED
+        and not list(evidence)
+        and not (has_supporting_evidence(measure) if supported is None else supported)
+    ):
         fail(
             "evidence",
             _(
@@ -466,3 +474,247 @@ def update_measure(
     locked.updated_at = timezone.now()
     locked.save()
     return locked
+
+
+# Many updates at once (a spreadsheet's rows): rows written, and measures read, per statement.
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class NewUpdate:
+    """One update for record_status_updates: what record_status_update takes, the measure by
+    its id."""
+
+    measure: int
+    status: str
+    progress: int | None
+    effective_date: date
+    confidence: str = Confidence.MEDIUM
+    note: str = ""
+    evidence: tuple = ()  # pieces of Evidence
+
+
+class Refused(ValidationError):
+    """An update of record_status_updates that a rule refused: the ValidationError of
+    check_update_allowed, with its messages in each language asked for (`in_languages`:
+    language code -> field -> messages)."""
+
+    def __init__(self, error: ValidationError, in_languages: dict[str, dict[str, list[str]]]):
+        super().__init__(error.error_dict if hasattr(error, "error_dict") else error.messages)
+        self.in_languages = in_languages
+
+
+def lock_measures(ids: Iterable[int]) -> dict[int, Measure]:
+    """The measures `ids`, locked until the transaction ends, by id. Locked in id order, so
+    that two writers of several measures never wait on each other in a circle."""
+    ids = sorted(set(ids))
+    locked = {}
+    for start in range(0, len(ids), BATCH):
+        rows = Measure.objects.select_for_update(no_key=True).filter(
+            pk__in=ids[start : start + BATCH]
+        )
+        locked.update((measure.pk, measure) for measure in rows.order_by("pk"))
+    return locked
+
+
+def record_status_updates(
+    updates: Sequence[NewUpdate],
+    *,
+    by: AbstractBaseUser | None,
+    today: date | None = None,
+    dry_run: bool = False,
+    languages: Sequence[str] = (),
+) -> list[StatusUpdate | ValidationError]:
+    """Record `updates` in their order, as record_status_update would one after the other:
+    each is checked by check_update_allowed against the state the updates before it make (a
+    measure's second update of the batch against the first), and those the rules refuse are
+    left out. Returns, for each update, its StatusUpdate or the ValidationError refusing it (a
+    `Refused` with its messages in `languages`, when given). An unknown measure is refused.
+
+    The writes are those of record_status_update: measures locked, entries appended at the
+    history writers' turn, evidence cited at its current revision, each measure's state
+    refreshed and its version bumped once per entry. They run in the caller's transaction (or
+    one of their own), in a constant number of statements per BATCH updates, plus three
+    reads for an update back-dated before a measure's current state (the history around its
+    date, as for one update). The caller decides what to do with refusals: roll back, or
+    commit the rest.
+
+    `dry_run` checks the same way and writes nothing that outlives the call: measures are
+    read, not locked; nothing is written unless an update back-dated into entries of this
+    batch needs them in the history to be checked, and that is rolled back. The StatusUpdates
+    returned then are not saved.
+    """
+    today = today or timezone.localdate()
+    results: list[StatusUpdate | ValidationError | None] = [None] * len(updates)
+    with transaction.atomic():
+        ids = {update.measure for update in updates}
+        if dry_run:
+            measures = {
+                m.pk: m
+                for chunk in _chunks(sorted(ids))
+                for m in Measure.objects.filter(pk__in=chunk)
+            }
+        else:
+            measures = lock_measures(ids)
+        supported = {
+            pk
+            for chunk in _chunks(sorted(measures))
+            for pk in EvidenceMeasure.objects.filter(measure__in=chunk, stance=Stance.SUPPORTS)
+            .values_list("measure_id", flat=True)
+            .distinct()
+        }
+        batch = _Batch(by=by, write=not dry_run)
+        for index, update in enumerate(updates):
+            measure = measures.get(update.measure)
+            if measure is None:
+                results[index] = _refusal(
+                    lambda pk=update.measure: ValidationError(
+                        {"measure": _("There is no measure %(id)s.") % {"id": pk}}
+                    ),
+                    languages,
+                )
+                continue
+            back_dated = (
+                measure.status_effective_date is not None
+                and update.effective_date < measure.status_effective_date
+            )
+            if back_dated and measure.pk in batch.measures:
+                # Checked against the history around its date, which must hold the updates
+                # of this batch before it.
+                batch.flush(results)
+            rule = {
+                "measure": measure,
+                "status": update.status,
+                "progress": update.progress,
+                "confidence": update.confidence,
+                "effective_date": update.effective_date,
+                "note": update.note,
+                "evidence": update.evidence,
+                "today": today,
+                "supported": measure.pk in supported,
+            }
+            try:
+                check_update_allowed(**rule)
+            except ValidationError as error:
+                results[index] = _refused(error, rule, languages)
+                continue
+            batch.add(index, measure, update)
+            if batch.write and len(batch.entries) >= BATCH:
+                batch.flush(results)
+        if batch.write:
+            batch.flush(results)
+        else:
+            for index, entry, _evidence in batch.entries:
+                results[index] = entry
+            if batch.flushed:  # rolled back below
+                for result in results:
+                    if isinstance(result, StatusUpdate):
+                        result.pk = None
+            transaction.set_rollback(True)
+    return results
+
+
+def _chunks(ids: list) -> Iterable[list]:
+    for start in range(0, len(ids), BATCH):
+        yield ids[start : start + BATCH]
+
+
+def _refusal(make: Callable[[], ValidationError], languages: Sequence[str]) -> ValidationError:
+    error = make()
+    if not languages:
+        return error
+    in_languages = {}
+    for language in languages:
+        with translation.override(language):
+            in_languages[language] = make().message_dict
+    return Refused(error, in_languages)
+
+
+def _refused(error: ValidationError, rule: dict, languages: Sequence[str]) -> ValidationError:
+    """The refusal of check_update_allowed, with its messages in `languages`: the same check,
+    against the same state, in each."""
+    if not languages:
+        return error
+
+    def check() -> ValidationError:
+        try:
+            check_update_allowed(**rule)
+        except ValidationError as refusal:
+            return refusal
+        return error
+
+    in_languages = {}
+    for language in languages:
+        with translation.override(language):
+            in_languages[language] = check().message_dict
+    return Refused(error, in_languages)
+
+
+class _Batch:
+    """The updates of record_status_updates checked and not yet written."""
+
+    def __init__(self, *, by, write: bool):
+        self.by = by
+        self.write = write
+        self.entries: list[tuple[int, StatusUpdate, tuple]] = []
+        self.measures: dict[int, Measure] = {}
+        self.flushed = False
+
+    def add(self, index: int, measure: Measure, update: NewUpdate) -> None:
+        entry = StatusUpdate(
+            measure=measure,
+            status=update.status,
+            progress=update.progress,
+            confidence=update.confidence,
+            effective_date=update.effective_date,
+            note=update.note.strip(),
+            recorded_by=self.by,
+        )
+        self.entries.append((index, entry, update.evidence))
+        self.measures[measure.pk] = measure
+        # The state the entry makes (refresh_current_state's rule): the latest entry by
+        # effective date, this one recorded after every other.
+        if measure.status_effective_date is None or entry.effective_date >= (
+            measure.status_effective_date
+        ):
+            measure.status = entry.status
+            measure.progress = entry.progress
+            measure.status_effective_date = entry.effective_date
+        measure.version += 1
+
+    def flush(self, results: list) -> None:
+        """Write the entries checked so far, and the state they make."""
+        if not self.entries:
+            return
+        self.flushed = True
+        # Ids commit in order, so a feed paged by id skips none; the moment is the database's.
+        # A dry run's entries are rolled back: they need no turn.
+        moment = serialise_history_writes() if self.write else timezone.now()
+        entries = [entry for _index, entry, _evidence in self.entries]
+        for entry in entries:
+            entry.recorded_at = moment
+        StatusUpdate.objects.bulk_create(entries)
+        # Each piece is cited at its current revision: later edits make new ones, not this one.
+        # Pieces written around the services get the revision of what they hold now.
+        ids = sorted({piece.pk for _i, _e, evidence in self.entries for piece in evidence})
+        revisions = current_revisions(ids)
+        unrevisioned, _unknown = uncited(ids, revisions)
+        if unrevisioned:
+            record_revisions(unrevisioned)
+            revisions = current_revisions(ids)
+        cited = {revision.evidence_id: revision for revision in revisions}
+        StatusUpdateEvidence.objects.bulk_create(
+            StatusUpdateEvidence(status_update=entry, evidence=piece, revision=cited[piece.pk])
+            for _index, entry, evidence in self.entries
+            for piece in evidence
+        )
+        measures = list(self.measures.values())
+        for measure in measures:
+            measure.updated_at = moment
+        Measure.objects.bulk_update(
+            measures, ["status", "progress", "status_effective_date", "version", "updated_at"]
+        )
+        for index, entry, _evidence in self.entries:
+            results[index] = entry
+        self.entries = []
+        self.measures = {}
