@@ -79,8 +79,9 @@ def one_by_one(batch: list[NewUpdate], by) -> list:
 
 def history() -> list[tuple]:
     return list(
-        StatusUpdate.objects.order_by("measure__code", "effective_date", "recorded_at", "id")
-        .values_list("measure__code", "status", "progress", "confidence", "effective_date", "note")
+        StatusUpdate.objects.order_by(
+            "measure__code", "effective_date", "recorded_at", "id"
+        ).values_list("measure__code", "status", "progress", "confidence", "effective_date", "note")
     )
 
 
