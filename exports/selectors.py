@@ -6,7 +6,17 @@ queryset's `.values("pk")`), so that the admin's and the API's filters, whatever
 make, select the rows and the export alone decides their columns and order.
 """
 
-from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import (
+    Aggregate,
+    CharField,
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 
 from evidence.models import Evidence, EvidenceMeasure, StatusUpdateEvidence
@@ -24,6 +34,33 @@ def count_of(model, field: str) -> Coalesce:
         .values("n")
     )
     return Coalesce(Subquery(counted), Value(0), output_field=IntegerField())
+
+
+class KeyList(Aggregate):
+    """Texts joined by ";", in no particular order: STRING_AGG on PostgreSQL, GROUP_CONCAT on
+    SQLite."""
+
+    function = "STRING_AGG"
+    template = "%(function)s(%(expressions)s, ';')"
+    output_field = CharField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, function="GROUP_CONCAT", **extra_context)
+
+
+def evidence_keys() -> Subquery:
+    """An annotation of a status update: the keys of the evidence it cites (a piece with no
+    key is left out: the count says how many it cites)."""
+    keys = (
+        StatusUpdateEvidence.objects.filter(
+            status_update=OuterRef("pk"), evidence__key__isnull=False
+        )
+        .order_by()
+        .values("status_update")
+        .annotate(keys=KeyList("evidence__key"))
+        .values("keys")
+    )
+    return Subquery(keys, output_field=CharField())
 
 
 def measure_rows(ids: QuerySet) -> QuerySet:
@@ -58,10 +95,14 @@ def measure_rows(ids: QuerySet) -> QuerySet:
 
 def status_update_rows(ids: QuerySet) -> QuerySet:
     """Status updates with their measure and author, by measure code, each measure's history
-    latest first (as its page shows it), with how many pieces of evidence each cites."""
+    latest first (as its page shows it), with how many pieces of evidence each cites and their
+    keys (so that the file imports again: intake)."""
     return (
         StatusUpdate.objects.filter(pk__in=ids)
-        .annotate(evidence_count=count_of(StatusUpdateEvidence, "status_update"))
+        .annotate(
+            evidence_count=count_of(StatusUpdateEvidence, "status_update"),
+            evidence_keys=evidence_keys(),
+        )
         .order_by("measure__code", *LATEST_FIRST)
         .values(
             "measure__code",
@@ -75,6 +116,7 @@ def status_update_rows(ids: QuerySet) -> QuerySet:
             "recorded_by__username",
             "note",
             "evidence_count",
+            "evidence_keys",
         )
     )
 

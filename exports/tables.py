@@ -62,6 +62,11 @@ def yes_no(name: str) -> Callable[[dict, str], str]:
     return lambda row, lang: str(_("yes") if row[name] else _("no"))
 
 
+def key_list(name: str) -> Callable[[dict, str], str]:
+    """Keys the database joined in no order, sorted: "a;b"."""
+    return lambda row, lang: ";".join(sorted((row[name] or "").split(";"))).strip(";")
+
+
 def dated(day: date | None, precision: str) -> str | date | None:
     """A date as precise as it is known: a year or a month as the admin writes it in the
     chosen language (2024年10月, October 2024), a day as a date."""
@@ -108,6 +113,7 @@ STATUS_UPDATES = Table(
         Column(_("recorded by"), field("recorded_by__username")),
         Column(_("note"), field("note"), 60),
         Column(_("evidence"), field("evidence_count"), 8),
+        Column(_("evidence keys"), key_list("evidence_keys"), 24),
     ),
 )
 
