@@ -116,6 +116,10 @@ TAGS = [
         "name": "proposals",
         "description": "Status updates proposed for review: approve, reject, request changes.",
     },
+    {
+        "name": "imports",
+        "description": "Spreadsheets of status updates: a dry run on upload, then confirmation.",
+    },
 ]
 
 

@@ -79,6 +79,10 @@ INSTALLED_APPS = [
     "recommendations",
     "evidence",
     "tokens",
+    # Spreadsheets of status updates, checked in a dry run and then recorded: it reads the
+    # recommendations and evidence apps (never the reverse). Before the audit app, whose
+    # migrate builds the roles once every tracked app's permissions exist.
+    "intake",
     # The API's request counts per client (throttling.stores says where they live).
     "throttling",
     # Change counters kept by triggers: the cheap marker behind the API's ETags (304s).
@@ -285,6 +289,10 @@ IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 STATUS_UPDATE_REVIEW = "review.api.hook"
 # Analysts' own status updates are proposals too, approved by another analyst.
 REVIEW_ANALYST_UPDATES = env_bool("REVIEW_ANALYST_UPDATES")
+# Spreadsheets of status updates (the intake app): the most rows one file may hold, and its
+# largest size in bytes. Larger files are refused before anything is checked.
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 10_000)
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 8 * 1024 * 1024)
 
 REST_FRAMEWORK = {
     # Token first: an unauthenticated request then gets 401 with WWW-Authenticate, not 403.
@@ -354,6 +362,8 @@ SPECTACULAR_SETTINGS = {
         # Where a proposal stands, and what a decision on it did.
         "ProposalStateEnum": "review.choices.ProposalState",
         "DecisionEnum": "review.choices.DECIDED",
+        # An import's `channel`: the audit trail's has `other` besides.
+        "ImportChannelEnum": "intake.models.Import.Channel",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

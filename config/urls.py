@@ -8,6 +8,7 @@ from rest_framework import routers
 from audit.api.urls import routes as audit_routes
 from config.api import api_not_found
 from evidence.api.urls import routes as evidence_routes
+from intake.api.urls import routes as intake_routes
 from recommendations.api.urls import routes as recommendation_routes
 from review.api.urls import routes as review_routes
 
@@ -39,6 +40,7 @@ for prefix, viewset, basename in (
     *evidence_routes,
     *audit_routes,
     *review_routes,
+    *intake_routes,
 ):
     router.register(prefix, viewset, basename=basename)
 

@@ -3,7 +3,9 @@
 - `viewer` reads everything but the API's remembered Idempotency-Keys, and writes nothing.
 - `analyst` also records status updates, edits measures' descriptive fields and links,
   creates and edits sources and evidence (but deletes no evidence: history may cite it),
-  publishes status reports, and reviews proposed status updates (the review app).
+  publishes status reports, reviews proposed status updates (the review app), and imports
+  spreadsheets of status updates (which viewers and reporters do not see: they are analysts'
+  work in progress).
 - `reporter` reads as a viewer does (but sees only its own proposals), and proposes status
   updates, citing evidence, for review; it records nothing directly.
 
@@ -24,11 +26,14 @@ ROLES = (VIEWER, ANALYST, REPORTER)
 
 # The review app last: it is installed after the others, so when its permissions exist,
 # theirs do too (ensure_groups_after_migrate).
-TRACKED_APPS = ("recommendations", "evidence", "audit", "review")
+TRACKED_APPS = ("recommendations", "evidence", "intake", "audit", "review")
 
 # Models nobody but a superuser sees: clients' remembered requests and their responses; who
 # reports for which institution (access, as group membership is).
 PRIVATE_MODELS = {("recommendations", "idempotencykey"), ("review", "reporterinstitution")}
+# Models viewers (and reporters) do not see: spreadsheets imported and their rows
+# (ANALYST_WRITES gives analysts the view of an import, which shows its rows).
+NOT_FOR_VIEWERS = {("intake", "import"), ("intake", "importrow")}
 
 # Beyond viewing everything: (app_label, model) -> actions.
 ANALYST_WRITES = {
@@ -50,6 +55,8 @@ ANALYST_WRITES = {
     # Review others' proposals; propose, when REVIEW_ANALYST_UPDATES makes their updates
     # proposals too.
     ("review", "proposal"): ("add", "review"),
+    # Upload a spreadsheet (its dry run), and confirm it (its rows recorded).
+    ("intake", "import"): ("view", "add", "confirm"),
 }
 
 # A reporter proposes (and revises or withdraws its own proposals), and sees only its own:
@@ -72,7 +79,8 @@ def ensure_groups() -> None:
     view = [
         p
         for (app, codename), p in by_key.items()
-        if codename.startswith("view_") and (app, codename[len("view_") :]) not in PRIVATE_MODELS
+        if codename.startswith("view_")
+        and (app, codename[len("view_") :]) not in PRIVATE_MODELS | NOT_FOR_VIEWERS
     ]
 
     def granted(writes: dict) -> list[Permission]:
