@@ -35,6 +35,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 (.xls)
 ZIP_MAGIC = b"PK\x03\x04"
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 MERGE_CELL = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*?ref=\"([A-Z]+[0-9]+(?::[A-Z]+[0-9]+)?)\"")
 
 
@@ -121,6 +122,10 @@ def decode(data: bytes) -> tuple[str, str]:
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         codec = encoding = "utf-16"
     else:
+        # Control characters: binary, whatever it decodes to (neither UTF-8's nor GBK's
+        # multi-byte characters use these bytes).
+        if CONTROL_BYTES.search(data):
+            raise not_a_spreadsheet()
         try:
             return check_text(data.decode("utf-8")), "utf-8"
         except UnicodeDecodeError:

@@ -75,6 +75,12 @@ class ImportSerializer(serializers.ModelSerializer):
     confirmed_by = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )
+    encoding = serializers.ChoiceField(
+        choices=Import.Encoding.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="How a CSV file's text was read (blank for an XLSX).",
+    )
     row_count = serializers.IntegerField(source="rows", read_only=True)
     already_recorded = serializers.IntegerField(source="already", read_only=True)
     with_errors = serializers.IntegerField(source="errors", read_only=True)

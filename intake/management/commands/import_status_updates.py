@@ -102,7 +102,7 @@ class Command(BaseCommand):
             raise CommandError(f"{path}: {error.strerror or error}") from None
 
     def report(self, imported: Import) -> None:
-        encoding = f", read as {imported.encoding}" if imported.encoding else ""
+        encoding = f", read as {imported.get_encoding_display()}" if imported.encoding else ""
         self.stdout.write(
             f"{imported.filename} ({imported.get_format_display()}{encoding}): "
             f"{imported.rows} rows: {imported.to_record} to record, "
