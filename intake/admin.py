@@ -140,9 +140,15 @@ class ImportAdmin(GrowingTableAdmin, admin.ModelAdmin):
         shown = [
             {
                 "row": row,
-                "values": row.values,
-                "status_label": label(Status, row.values.get("status")),
-                "confidence_label": label(Confidence, row.values.get("confidence")),
+                # What the row says as read (a value that could not be read is blank), and
+                # statuses and confidences by their labels.
+                "measure": row.values.get("measure") or "",
+                "status": label(Status, row.values.get("status")),
+                "progress": row.values.get("progress"),
+                "effective_date": row.values.get("effective_date") or "",
+                "confidence": label(Confidence, row.values.get("confidence")),
+                "note": row.values.get("note") or "",
+                "evidence": "; ".join(row.values.get("evidence") or []),
                 "problems": [
                     {
                         "column": problem.get("column", ""),

@@ -40,6 +40,8 @@ from evidence.models import (
     StatusUpdateEvidence,
 )
 from evidence.revisions import record_revisions
+from intake.models import Import, ImportRow
+from intake.services import check_file
 from recommendations import services
 from recommendations.admin import LISTED
 from recommendations.choices import InstitutionRole, Status
@@ -71,6 +73,7 @@ from tests.factories import (
     SourceFactory,
     link_evidence,
 )
+from tests.intake.files import csv_bytes
 from tokens.models import ApiToken
 from tokens.services import create_token
 
@@ -165,6 +168,11 @@ EXPECTED_QUERIES = {
         "autocomplete a measure by code": 6,
         "autocomplete evidence by a word": 6,
         "report": 4,
+        "intake.import list": 6,
+        "intake.import add": 4,
+        "intake.import change": 6,
+        "intake.import history": 7,
+        "intake app": 4,
     },
     "root": {
         "home": 5,
@@ -287,6 +295,11 @@ EXPECTED_QUERIES = {
         "autocomplete a measure by code": 4,
         "autocomplete evidence by a word": 4,
         "report": 2,
+        "intake.import list": 4,
+        "intake.import add": 2,
+        "intake.import change": 4,
+        "intake.import history": 5,
+        "intake app": 2,
     },
 }
 
@@ -325,6 +338,8 @@ def world(django_user_model):
     )
     review.request_changes(proposal=proposal, by=ana, comment="Which banks?")
     ReporterInstitution.objects.create(user=rita, institution=Institution.objects.first())
+    spreadsheet = csv_bytes([["1.1", "planned", "10", "2025-06-01", "high", "", ""]])
+    check_file(data=spreadsheet, filename="updates.csv", by=ana, channel="admin")
     request = RequestFactory().get("/")
     request.user = root
     # The record each model's pages open: the first its admin lists, kept as the data grows.
@@ -532,6 +547,25 @@ def grow(world) -> None:
         )
         for n in range(1, MORE + 1)
     )
+    # The chosen import: many more rows, half of them with problems; and more imports.
+    imported = chosen[Import]
+    problem = {"field": "progress", "column": "C", "heading": "progress", "messages": {"en": ["x"]}}
+    ImportRow.objects.bulk_create(
+        ImportRow(
+            of_import=imported,
+            number=100 + n,
+            sequence=100 + n,
+            key=f"{n:064}",
+            values={"measure": "1.1", "status": "planned", "note": f"growth {n}"},
+            outcome=ImportRow.Outcome.ERROR if n % 2 else ImportRow.Outcome.RECORD,
+            problems=[problem] if n % 2 else [],
+        )
+        for n in range(MORE * 2)
+    )
+    Import.objects.bulk_create(
+        Import(filename=f"growth {n}.csv", digest="0" * 64, size=1, format="csv", channel="api")
+        for n in range(MORE)
+    )
     save_report(
         report=build_status_report(since=date(2025, 1, 1), until=date(2025, 6, 30)),
         by=ana,
@@ -687,6 +721,7 @@ GROWING = {
     AccessFailureLog,
     AccessAttempt,
     Proposal,
+    Import,
 }
 SMALL = {
     Pillar,

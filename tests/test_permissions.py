@@ -7,7 +7,8 @@ serve is a 405 for anyone with a role, reading is a 200 for any role, and a writ
 viewer or a reporter and a success for an analyst or a superuser. The review's writes are the
 exceptions the table spells out: a reporter's status update is proposed (202), a proposal is
 revised or withdrawn by its proposer only (the world's is the reporter's), and decided on by
-reviewers. A refused request writes nothing.
+reviewers. Spreadsheet imports are analysts' only: a viewer's or a reporter's read is a 403
+too. A refused request writes nothing.
 """
 
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from datetime import date
 
 import pytest
 from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
@@ -22,6 +24,7 @@ from rest_framework.test import APIClient
 
 from evidence.choices import Attribution, Reliability, SourceKind
 from evidence.revisions import record_revisions
+from intake.services import check_file
 from recommendations.choices import Status
 from recommendations.models import InnovationMechanism, Measure
 from recommendations.reports.snapshots import save_report
@@ -36,11 +39,12 @@ from tests.factories import (
     ScenarioFactory,
     SourceFactory,
 )
+from tests.intake.files import csv_bytes
 
 pytestmark = pytest.mark.django_db
 
 # Where an API write may land.
-WRITTEN = app_models("recommendations", "evidence", "review")
+WRITTEN = app_models("recommendations", "evidence", "review", "intake")
 
 API_PREFIX = "api/v1/"
 ROLES = ("anonymous", "no role", "viewer", "reporter", "analyst", "superuser")
@@ -52,12 +56,14 @@ WRITES = ("POST", "PUT", "PATCH", "DELETE")
 class Route:
     """An API route: the record its URL names (None for a list), and the writes it serves,
     each with an analyst's success code; `roles` gives, per write, the codes of the roles
-    that differ from the rule. Every route serves GET but the decisions on a proposal."""
+    that differ from the rule. Every route serves GET but the decisions on a proposal and the
+    confirmation of an import; `analysts_only` routes are not read by viewers or reporters."""
 
     record: str | None = None
     writes: dict[str, int] = field(default_factory=dict)
     roles: dict[str, dict[str, int]] = field(default_factory=dict)
     reads: bool = True
+    analysts_only: bool = False
 
 
 # A proposal (the world's is the reporter's): its proposer revises and withdraws it, reviewers
@@ -104,6 +110,10 @@ ROUTES = {
     "proposal-reject": Route("proposal", {"POST": 200}, reads=False),
     "proposal-request-changes": Route("proposal", {"POST": 200}, reads=False),
     "proposal-withdraw": Route("proposal", {"POST": 403}, {"POST": PROPOSER_ONLY}, reads=False),
+    "import-list": Route(None, {"POST": 201}, analysts_only=True),
+    "import-detail": Route("import", analysts_only=True),
+    "import-confirm": Route("import", {"POST": 200}, reads=False, analysts_only=True),
+    "import-template": Route(analysts_only=True),
 }
 
 
@@ -112,8 +122,10 @@ def expected_status(route: Route, method: str, role: str) -> int:
         return 401
     if role == "no role":
         return 403
+    if method == "GET" and not route.reads:
+        return 405
     if method == "GET":
-        return 200 if route.reads else 405
+        return 403 if role in ("viewer", "reporter") and route.analysts_only else 200
     if method not in route.writes:
         return 405
     if role in route.roles.get(method, {}):
@@ -186,6 +198,8 @@ def world(reporter) -> World:
     )
     evidence = EvidenceFactory(source=source)
     (revision,) = record_revisions([evidence.pk])
+    spreadsheet = csv_bytes([[measure.code, "planned", "10", "2026-01-01", "high", "", ""]])
+    imported = check_file(data=spreadsheet, filename="f.csv", by=None, channel="api", today=TODAY)
     return World(
         {
             "pillar": measure.pillar,
@@ -209,6 +223,7 @@ def world(reporter) -> World:
                 by=reporter,
                 today=TODAY,
             ),
+            "import": imported,
         }
     )
 
@@ -242,6 +257,11 @@ def valid_body(name: str, method: str, world: World) -> dict:
         ("proposal-detail", "PATCH"): {"progress": 40},
         ("proposal-reject", "POST"): {"reason": "No source"},
         ("proposal-request-changes", "POST"): {"comment": "Cite the rules"},
+        ("import-list", "POST"): {
+            "file": SimpleUploadedFile(
+                "f.csv", csv_bytes([["T.0", "planned", "10", "2026-01-01", "high", "", ""]])
+            )
+        },
     }
     return bodies.get((name, method), {})
 
@@ -276,7 +296,8 @@ def api_as(request):
 def send(api: APIClient, method: str, url: str, body: dict):
     if method == "GET":
         return api.get(url)
-    return getattr(api, method.lower())(url, body, format="json")
+    uploads = any(isinstance(value, SimpleUploadedFile) for value in body.values())
+    return getattr(api, method.lower())(url, body, format="multipart" if uploads else "json")
 
 
 def test_the_table_covers_every_api_route():
@@ -298,10 +319,14 @@ def test_each_role_gets_the_expected_status_from_each_route_and_method(
     assert wrote == (method != "GET" and expected in (200, 201, 202))
 
 
-# The audit trail names who did what, and proposals are claims nobody has accepted yet: they
-# stay closed to anonymous clients.
+# The audit trail names who did what, proposals are claims nobody has accepted yet, and
+# imports name who uploaded what: they stay closed to anonymous clients.
 SIGNED_IN_ONLY = {
     "change-list",
+    "import-list",
+    "import-detail",
+    "import-confirm",
+    "import-template",
     "proposal-list",
     "proposal-detail",
     "proposal-approve",

@@ -21,12 +21,14 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from intake.services import check_file
 from recommendations.models import IdempotencyKey, Measure
 from recommendations.reports.snapshots import save_report
 from recommendations.reports.status import build_status_report
 from review import services as review
 from tests.conftest import empty_inlines, make_user
 from tests.factories import MeasureFactory, RiskFactory
+from tests.intake.files import csv_bytes
 from tokens.services import create_token
 
 pytestmark = pytest.mark.django_db
@@ -59,6 +61,9 @@ ALLOWED = {
     "POST",
     "ISO",
     "LDAP",
+    # Text encodings an import names.
+    "UTF",
+    "GBK",
 }
 # A word of three letters or more, not part of a code (a digest's "9ce722aedb8c", "T.1").
 WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{3,}(?![A-Za-z0-9])")
@@ -103,7 +108,7 @@ def page_text(html: str) -> str:
 
 # Where data lives: the tracker's records, the users and groups, sign-in records. (Not the
 # admin's log, whose messages are the admin's words, nor the permissions' names.)
-DATA_APPS = {"recommendations", "evidence", "tokens", "axes", "audit", "review"}
+DATA_APPS = {"recommendations", "evidence", "tokens", "axes", "audit", "review", "intake"}
 DATA_MODELS = {"auth.User", "auth.Group"}
 NOT_SHOWN = {"recommendations.SeedValue"}
 
@@ -127,6 +132,10 @@ def data_values() -> list[str]:
             values.update(str(getattr(row, name)) for name in text_fields)
             if label == "audit.Change":  # the values before and after, as stored
                 values.update(json_strings(row.changes))
+            if label == "intake.ImportRow":  # what a row of an imported file says
+                values.update(json_strings(row.values))
+            if label == "intake.Import":  # the file's headings, as it writes them
+                values.update(json_strings(row.layout))
     # Lists show long values cut short, without an ellipsis (the audit trail's records at
     # 80 characters; cuts that end in one are found by english_words).
     values |= {value[:80] for value in values}
@@ -203,6 +212,14 @@ def seeded(django_user_model):
     AccessLog.objects.create(**attempt, path_info="/admin/login/")
     AccessFailureLog.objects.create(**attempt, path_info="/admin/login/", locked_out=False)
     measure = Measure.objects.order_by("code").first()
+    # A spreadsheet with English headings and a row with an error, checked in English.
+    spreadsheet = csv_bytes(
+        [
+            [measure.code, "planned", "10", "2025-06-01", "high", "Plan adopted", ""],
+            [measure.code, "stalled", "10", "2025-07-01", "high", "", ""],
+        ]
+    )
+    check_file(data=spreadsheet, filename="updates.csv", by=analyst, channel="admin")
     LogEntry.objects.log_actions(
         user_id=root.pk,
         queryset=[measure],
