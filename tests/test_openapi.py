@@ -238,9 +238,9 @@ def test_response_headers_are_declared_where_the_api_sends_them(schema):
             for code in successes:
                 assert "Idempotent-Replayed" in responses[code]["headers"], (method, path, code)
 
-    # A status update (or its proposal), a piece of evidence, a source, and the four
-    # decisions on a proposal.
-    assert replayable == 7
+    # A status update (or its proposal), a piece of evidence, a source, the four decisions on
+    # a proposal; an import and its confirmation.
+    assert replayable == 9
     assert schema["components"]["headers"]["RetryAfter"]["schema"]["type"] == "integer"
 
 
