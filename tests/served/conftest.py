@@ -75,10 +75,12 @@ class Served:
         user: str | None = ANALYST_USER,
         params=None,
         json=None,
+        files=None,
         headers: dict | None = None,
         check: bool = True,
     ) -> requests.Response:
-        """One request as `user` (None: no credentials); `path` may be a link the app wrote."""
+        """One request as `user` (None: no credentials); `path` may be a link the app wrote;
+        `files` sends a multipart body."""
         if path.startswith("http"):
             path = self.local_path(path)
         sent = dict(self.headers)
@@ -90,6 +92,7 @@ class Served:
             self.url(path),
             params=params,
             json=json,
+            files=files,
             headers=sent,
             timeout=TIMEOUT,
             allow_redirects=False,

@@ -449,6 +449,58 @@ def test_every_export_is_served_as_csv_and_xlsx(served, path, params, fmt, media
     assert response.content
 
 
+# Spreadsheet imports
+
+
+def test_a_spreadsheet_is_checked_listed_read_and_confirmed(served):
+    measure = "5.2"
+    sheet = (
+        "measure code,status,progress (%),effective date,confidence,note,evidence keys\n"
+        f"{measure},planned,10,2025-06-01,medium,Served import,\n"
+    ).encode()
+    uploaded = served.call(
+        "POST",
+        "/api/v1/imports/",
+        files={"file": ("updates.csv", sheet, "text/csv")},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert uploaded.status_code == 201, uploaded.text[:500]
+    assert [row["outcome"] for row in uploaded.json()["rows"]] == ["record"]
+
+    listed = served.call("GET", "/api/v1/imports/")
+    read = served.call("GET", uploaded.headers["Location"])
+    confirmed = served.call(
+        "POST",
+        f"/api/v1/imports/{uploaded.json()['id']}/confirm/",
+        headers={"If-Match": read.headers["ETag"], "Idempotency-Key": uuid.uuid4().hex},
+    )
+
+    assert listed.json()["results"][0]["id"] == uploaded.json()["id"]
+    assert confirmed.status_code == 200, confirmed.text[:500]
+    assert confirmed.json()["rows"][0]["outcome"] == "recorded"
+    history = served.call("GET", FEED, params={"measure": measure}).json()["results"]
+    assert "Served import" in [entry["note"] for entry in history]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_the_import_template_is_served(served, fmt):
+    response = served.call("GET", "/api/v1/imports/template/", params={"file": fmt, "lang": "zh"})
+
+    assert response.status_code == 200, response.text[:500]
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+
+
+def test_a_viewer_may_not_import(served):
+    response = served.call(
+        "POST",
+        "/api/v1/imports/",
+        user=VIEWER_USER,
+        files={"file": ("updates.csv", b"measure code\n5.1\n", "text/csv")},
+    )
+
+    assert response.status_code == 403
+
+
 # Errors
 
 
