@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from config.bulk import update_rows
 from evidence.models import Evidence, StatusUpdateEvidence
 from recommendations import services as recording
 from recommendations.models import Measure, StatusUpdate
@@ -153,7 +154,7 @@ def confirm(
             for row, record in zip(rows, stored, strict=True):
                 record.outcome = row.outcome
                 record.status_update = row.status_update
-            ImportRow.objects.bulk_update(stored, ["outcome", "status_update"], batch_size=BATCH)
+            update_rows(ImportRow, stored, ["outcome", "status_update"])
             imported.state = Import.State.CONFIRMED
             imported.confirmed_by = by
             imported.confirmed_at = timezone.now()
@@ -193,7 +194,7 @@ def store_refusals(pk: int, rows: list[Row]) -> None:
         for record in records:
             record.outcome = Outcome.ERROR
             record.problems = [problem.as_json() for problem in refused[record.number].problems]
-        ImportRow.objects.bulk_update(records, ["outcome", "problems"], batch_size=BATCH)
+        update_rows(ImportRow, records, ["outcome", "problems"])
         tally = Counter(imported.row_results.values_list("outcome", flat=True))
         imported.to_record = tally[Outcome.RECORD]
         imported.already = tally[Outcome.ALREADY]

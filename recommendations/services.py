@@ -12,6 +12,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from config.bulk import update_rows
 from evidence.choices import Stance
 from evidence.models import EvidenceMeasure, StatusUpdateEvidence
 from evidence.revisions import current_revisions, record_revisions, uncited
@@ -711,8 +712,10 @@ class _Batch:
         measures = list(self.measures.values())
         for measure in measures:
             measure.updated_at = moment
-        Measure.objects.bulk_update(
-            measures, ["status", "progress", "status_effective_date", "version", "updated_at"]
+        update_rows(
+            Measure,
+            measures,
+            ["status", "progress", "status_effective_date", "version", "updated_at"],
         )
         for index, entry, _evidence in self.entries:
             results[index] = entry
