@@ -58,9 +58,12 @@ def _manage(env: dict, *args: str) -> None:
     subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, timeout=1800)
 
 
-def ensure_template(size: str, *, info: str, db_url, env: dict, log) -> str:
-    """The name of the filled template database of `size`, made if missing or stale."""
-    name = f"bench_{size.lower()}"
+def ensure_template(
+    size: str, *, info: str, db_url, env: dict, log, name: str | None = None
+) -> str:
+    """The name of the filled template database of `size` (by default bench_<size>), made if
+    missing or stale."""
+    name = name or f"bench_{size.lower()}"
     expected = fingerprint(size)
     with _admin(info) as conn:
         if _comment(conn, name) == expected:
