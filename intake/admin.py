@@ -9,7 +9,6 @@ from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpRespo
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from config.admin_paginator import GrowingTableAdmin
@@ -40,8 +39,8 @@ class UploadForm(forms.Form):
 @admin.register(Import)
 class ImportAdmin(GrowingTableAdmin, admin.ModelAdmin):
     list_display = (
+        "filename",
         "uploaded_at",
-        "file",
         "uploaded_by",
         "format",
         "rows",
@@ -50,7 +49,6 @@ class ImportAdmin(GrowingTableAdmin, admin.ModelAdmin):
         "errors",
         "state",
     )
-    list_display_links = None
     list_filter = ("state", "format", "channel")
     list_select_related = ("uploaded_by",)
     date_hierarchy = None
@@ -67,11 +65,6 @@ class ImportAdmin(GrowingTableAdmin, admin.ModelAdmin):
 
     def may_confirm(self, request) -> bool:
         return request.user.has_perm("intake.confirm_import")
-
-    @admin.display(description=_("file name"), ordering="filename")
-    def file(self, imported: Import):
-        url = reverse("admin:intake_import_change", args=[imported.pk])
-        return format_html('<a href="{}">{}</a>', url, imported.filename)
 
     def get_urls(self):
         wrap = self.admin_site.admin_view

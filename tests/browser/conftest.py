@@ -117,7 +117,7 @@ def pytest_terminal_summary(terminalreporter):
 
 
 # One process, so that Django starts once: `make run`'s migrate and load_seed, the two users,
-# measure 3.3 partially implemented, and a published report snapshot.
+# measure 3.3 partially implemented, a published report snapshot, and a spreadsheet checked.
 SET_UP = """
 import sys
 from datetime import timedelta
@@ -145,6 +145,12 @@ services.record_status_update(
 call_command(
     "status_report", "--save", "--since", "2025-04-14", "--until", today.isoformat(),
     "--no-progress", "--output", REPORT_OUTPUT,
+)
+# The sample spreadsheet, checked in a dry run: an import for the admin's pages to show.
+from django.conf import settings
+call_command(
+    "import_status_updates", str(settings.BASE_DIR / "fixtures" / "import-sample.csv"),
+    "--no-progress", stdout=sys.stderr,
 )
 """
 

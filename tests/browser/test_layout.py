@@ -43,6 +43,7 @@ def admin_pages(page) -> list[str]:
         if first.count():
             pages.append(first.get_attribute("href"))
     pages.append("/admin/recommendations/statusupdate/add/")
+    pages.append("/admin/intake/import/add/")
     return pages
 
 
