@@ -21,12 +21,14 @@ from .readers import FileRefused, too_large
 
 # Rows an import's page shows (errors first); the API and the command give them all.
 ROWS_SHOWN = 200
+XLSX = blanks.MEDIA_TYPES["xlsx"]
 
 
 class UploadForm(forms.Form):
     file = forms.FileField(
         label=_("spreadsheet"),
         help_text=_("A CSV (UTF-8 or GBK) or XLSX file, under the template's headings."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx,text/csv," + XLSX}),
     )
 
     def clean_file(self):

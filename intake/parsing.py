@@ -402,25 +402,25 @@ COMPARED = ("measure", "status", "progress", "confidence", "effective_date", "no
 
 
 def compared(values: dict) -> tuple:
+    """What a row says, as compared with a history entry and keyed: a value that could not
+    be read is None."""
+    note, evidence = values.get("note"), values.get("evidence")
     return (
-        values["measure"],
-        values["status"],
-        values["progress"],
-        values["confidence"],
-        values["effective_date"],
-        values["note"].strip(),
-        tuple(sorted(values["evidence"])),
+        values.get("measure"),
+        values.get("status"),
+        values.get("progress"),
+        values.get("confidence"),
+        values.get("effective_date"),
+        note.strip() if isinstance(note, str) else note,
+        tuple(sorted(evidence)) if isinstance(evidence, list) else evidence,
     )
 
 
 def keyed(parsed: list[Row]) -> None:
-    """Each readable row's key: a digest of what it says and of how many rows before it say
-    the same (the second of two identical rows is another entry, with a key of its own)."""
+    """Each row's key: a digest of what it says and of how many rows before it say the same
+    (the second of two identical rows is another entry, with a key of its own)."""
     seen: dict[tuple, int] = {}
     for row in parsed:
-        if row.problems:
-            row.key = hashlib.sha256(f"row {row.number}".encode()).hexdigest()
-            continue
         said = compared(row.values)
         seen[said] = occurrence = seen.get(said, 0) + 1
         payload = json.dumps([*said, occurrence], ensure_ascii=False, default=str)
