@@ -3,6 +3,7 @@ recorded on confirmation. Analysts and superusers only: a viewer is refused (403
 included, as in the admin."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -39,6 +40,7 @@ from config.openapi import (
     with_errors,
 )
 from recommendations.api.idempotency import run_idempotent
+from recommendations.services import StaleVersion
 
 from .. import blanks, selectors, services
 from ..models import Import
@@ -259,9 +261,22 @@ class ImportViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 if isinstance(request.data, dict)
                 else {"non_field_errors": [_("This request takes no body.")]}
             )
-        confirmed = services.confirm(
-            imported, by=request.user, expected_version=if_match_version(request)
-        )
+        try:
+            confirmed = services.confirm(
+                imported, by=request.user, expected_version=if_match_version(request)
+            )
+        except StaleVersion:
+            raise  # a 412
+        except DjangoValidationError as refused:
+            # Answered, not raised: with an Idempotency-Key the request runs in one transaction,
+            # which a raised error would roll back, and with it the refused rows' outcomes the
+            # service stored for the import's page.
+            body = (
+                refused.message_dict
+                if hasattr(refused, "error_dict")
+                else {"non_field_errors": refused.messages}
+            )
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
         return Response(detail(confirmed, request), headers={"ETag": etag(confirmed.version)})
 
     @extend_schema(

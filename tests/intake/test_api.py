@@ -138,6 +138,25 @@ def test_a_confirmation_refused_now_names_the_row_and_records_nothing(analyst_ap
     assert after["version"] == 2
 
 
+def test_a_refused_confirmation_with_an_idempotency_key_keeps_the_rows_new_outcomes(
+    analyst_api, measure
+):
+    created = upload(analyst_api, csv_bytes(ROWS[:1])).json()
+    recording.update_measure(measure=measure, changes={"archived": True})
+    url = reverse("import-confirm", args=[created["id"]])
+
+    response = analyst_api.post(url, HTTP_IDEMPOTENCY_KEY="confirm-1", HTTP_IF_MATCH='"1"')
+    # A retry confirms what it saw: the outcomes have changed since (412).
+    retried = analyst_api.post(url, HTTP_IDEMPOTENCY_KEY="confirm-1", HTTP_IF_MATCH='"1"')
+
+    assert response.status_code == 400 and "row 2" in response.json()
+    assert retried.status_code == 412
+    after = analyst_api.get(reverse("import-detail", args=[created["id"]])).json()
+    assert (after["version"], after["state"]) == (2, "checked")
+    assert after["rows"][0]["outcome"] == "error"
+    assert "archived" in after["rows"][0]["problems"][0]["messages"][0]
+
+
 def test_a_confirmation_with_a_stale_if_match_is_a_412(analyst_api, measure):
     created = upload(analyst_api, csv_bytes(ROWS[:1])).json()
 
