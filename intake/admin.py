@@ -9,6 +9,7 @@ from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpRespo
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from config.admin_paginator import GrowingTableAdmin
@@ -26,7 +27,7 @@ XLSX = blanks.MEDIA_TYPES["xlsx"]
 
 class UploadForm(forms.Form):
     file = forms.FileField(
-        label=_("spreadsheet"),
+        label=capfirst(_("spreadsheet")),
         help_text=_("A CSV (UTF-8 or GBK) or XLSX file, under the template's headings."),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx,text/csv," + XLSX}),
     )
@@ -89,7 +90,7 @@ class ImportAdmin(GrowingTableAdmin, admin.ModelAdmin):
                 for lang in blanks.LANGUAGES
                 for fmt in blanks.FORMATS
             ],
-            "max_rows": settings.IMPORT_MAX_ROWS,
+            "max_rows": f"{settings.IMPORT_MAX_ROWS:,}",
             "max_megabytes": f"{settings.IMPORT_MAX_BYTES / 1024 / 1024:g}",
             **extra,
         }
