@@ -21,7 +21,9 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import date
+from importlib import import_module
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -48,13 +50,31 @@ Outcome = ImportRow.Outcome
 def route(user) -> str:
     """What a valid row imported by `user` becomes: "record" (recorded on confirmation) for
     an analyst or a superuser, or for a command run with no user; anyone else may not import
-    (PermissionDenied). Whether some users' rows become proposals for review is decided here
-    and nowhere else."""
-    if user is None or (user.is_active and user.is_superuser):
+    (PermissionDenied). Nor may a user whose status updates go to review (a reporter, an
+    analyst under REVIEW_ANALYST_UPDATES: the review app's `needs_review`), until rows can be
+    proposed: recording them would skip the second pair of eyes. Whether a user's rows are
+    recorded or proposed is decided here and nowhere else."""
+    if user is None:
         return RECORD
-    if user.is_active and user.has_perm("intake.add_import"):
+    review = review_hook()
+    if user.is_active and review is not None and review.needs_review(user):
+        raise PermissionDenied(
+            _(
+                "Your status updates go to review, and an import cannot propose them yet: "
+                "propose each update, or ask an analyst whose updates are recorded to import "
+                "the file."
+            )
+        )
+    if user.is_active and (user.is_superuser or user.has_perm("intake.add_import")):
         return RECORD
     raise PermissionDenied(_("Only analysts may import status updates."))
+
+
+def review_hook():
+    """The module that says whose status updates go to review (settings.STATUS_UPDATE_REVIEW,
+    the review app's), or None."""
+    path = getattr(settings, "STATUS_UPDATE_REVIEW", "")
+    return import_module(path) if path else None
 
 
 class NowRefused(Exception):

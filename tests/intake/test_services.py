@@ -308,6 +308,16 @@ def test_only_analysts_and_superusers_import(viewer, analyst, django_user_model)
     assert not Import.objects.exists()
 
 
+def test_nobody_whose_updates_go_to_review_imports_until_rows_can_be_proposed(
+    analyst, reporter, settings
+):
+    with pytest.raises(PermissionDenied, match="go to review"):
+        services.route(reporter)
+    settings.REVIEW_ANALYST_UPDATES = True
+    with pytest.raises(PermissionDenied, match="go to review"):
+        services.route(analyst)
+
+
 def test_a_dry_run_in_a_callers_transaction_leaves_it_usable(measures, analyst):
     with transaction.atomic():
         imported = check(csv_bytes(ROWS), analyst)
