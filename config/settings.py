@@ -362,8 +362,10 @@ SPECTACULAR_SETTINGS = {
         # Where a proposal stands, and what a decision on it did.
         "ProposalStateEnum": "review.choices.ProposalState",
         "DecisionEnum": "review.choices.DECIDED",
-        # An import's `channel`: the audit trail's has `other` besides.
+        # An import's `channel` (the audit trail's has `other` besides) and `state` (a
+        # proposal has one too).
         "ImportChannelEnum": "intake.models.Import.Channel",
+        "ImportStateEnum": "intake.models.Import.State",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
