@@ -45,10 +45,11 @@ def test_every_admin_list_and_add_page_renders(admin_client, model):
     assert listing.status_code == 200
     # Published reports come from the status_report command, keys from API requests.
     # Sign-in records are django-axes's own, read-only; so is the audit trail; evidence
-    # revisions come from saves.
-    read_only = model in (ReportSnapshot, IdempotencyKey, EvidenceRevision) or opts.app_label in (
-        "axes",
-        "audit",
+    # revisions come from saves; proposals from the review services (API), for now.
+    read_only = (
+        model in (ReportSnapshot, IdempotencyKey, EvidenceRevision)
+        or opts.app_label in ("axes", "audit")
+        or opts.label_lower == "review.proposal"
     )
     assert adding.status_code == (403 if read_only else 200)
 
