@@ -31,6 +31,9 @@ run: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py load_seed
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py create_local_superuser
+	@# One background worker beside the web server (webhooks, digests); both stop together.
+	@trap 'kill 0' INT TERM EXIT; \
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py db_worker --queue-name '*' --reload & \
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # One worker per core (pytest-xdist). Whole files go to one worker: tests of one file share

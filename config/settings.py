@@ -95,6 +95,13 @@ INSTALLED_APPS = [
     # Proposed status updates and their review. After the apps whose permissions the role
     # groups hold: the groups are built once its own permissions exist (recommendations.roles).
     "review",
+    # The outbox: an event per change, written in the change's transaction. It reads every
+    # app above (their signals and API serializers); none of them reads it.
+    "events",
+    # Background work on Django's task framework (the backport of Django 6's django.tasks)
+    # with its database backend: a queue in PostgreSQL (or SQLite), no extra server.
+    "django_tasks",
+    "django_tasks_db",
     # Failed sign-ins counted in the database, so that every app server locks out alike.
     "config.apps.AxesConfig",
 ]
@@ -289,6 +296,21 @@ IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 STATUS_UPDATE_REVIEW = "review.api.hook"
 # Analysts' own status updates are proposals too, approved by another analyst.
 REVIEW_ANALYST_UPDATES = env_bool("REVIEW_ANALYST_UPDATES")
+
+# Background tasks (webhook deliveries, digests): queued in the database by default, run by
+# `manage.py db_worker` (make run starts one; run as many as needed, on any machine sharing
+# the database). TASKS_BACKEND names another backend of the task framework (RQ, Celery) for
+# a deployment that outgrows the database queue.
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default", "webhooks", "digests"],
+    }
+}
+
+# Where the API is reached from outside: the links inside event payloads (webhooks, digests)
+# are built against it, not against whichever request caused the change.
+PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 # Spreadsheets of status updates (the intake app): the most rows one file may hold, and its
 # largest size in bytes. Larger files are refused before anything is checked.
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 10_000)

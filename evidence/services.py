@@ -13,6 +13,7 @@ from recommendations.models import Measure, StatusUpdate
 from recommendations.selectors import LATEST_FIRST
 from recommendations.services import StaleVersion
 
+from . import signals
 from .choices import Stance
 from .models import (
     Evidence,
@@ -164,6 +165,8 @@ def save_evidence(
     if new_institutions is not None:
         evidence.institutions.set(new_institutions)
     record_revisions([evidence.pk], by=by)
+    if creating:
+        signals.evidence_added.send(sender=Evidence, evidence=evidence, by=by)
     return evidence
 
 

@@ -17,6 +17,7 @@ from evidence.choices import Stance
 from evidence.models import EvidenceMeasure, StatusUpdateEvidence
 from evidence.revisions import current_revisions, record_revisions, uncited
 
+from . import signals
 from .choices import Confidence, Status, is_regression
 from .integrity import atomic, serialise_history_writes
 from .models import Measure, StatusUpdate
@@ -61,8 +62,17 @@ class StaleVersion(ValidationError):
         super().__init__({"version": ValidationError(message, code="stale_version")})
 
 
-# What recording an update reads of its measure: the rules' inputs and the state it replaces.
-STATE_FIELDS = ("code", "archived", "status", "progress", "status_effective_date", "version")
+# What recording an update reads of its measure: the rules' inputs, the state it replaces,
+# and its pillar (which the event announcing the update names).
+STATE_FIELDS = (
+    "code",
+    "pillar",
+    "archived",
+    "status",
+    "progress",
+    "status_effective_date",
+    "version",
+)
 
 
 def lock_measure(
@@ -352,6 +362,7 @@ def _append_update(
     known = update.evidence_links.all()
     known._result_cache, known._prefetch_done = links, True
     update._prefetched_objects_cache = {"evidence_links": known}
+    signals.status_updates_recorded.send(sender=StatusUpdate, updates=[update])
     return update
 
 
@@ -425,6 +436,8 @@ def start_history(
     )
     refresh_current_state(locked, latest=update, at=moment)
     measure.refresh_from_db()
+    update.measure = locked
+    signals.status_updates_recorded.send(sender=StatusUpdate, updates=[update])
     return update
 
 
@@ -439,6 +452,7 @@ def create_measure(
     measure.full_clean()
     measure.save()
     start_history(measure=measure, starts_on=starts_on, by=by, today=today)
+    signals.measure_changed.send(sender=Measure, measure=measure, created=True, by=by)
     return measure
 
 
@@ -474,6 +488,7 @@ def update_measure(
     locked.version += 1
     locked.updated_at = timezone.now()
     locked.save()
+    signals.measure_changed.send(sender=Measure, measure=locked, created=False, by=by)
     return locked
 
 
@@ -719,5 +734,7 @@ class _Batch:
         )
         for index, entry, _evidence in self.entries:
             results[index] = entry
+        if self.write:
+            signals.status_updates_recorded.send(sender=StatusUpdate, updates=entries)
         self.entries = []
         self.measures = {}

@@ -39,6 +39,7 @@ from recommendations.choices import Confidence
 from recommendations.models import Measure
 from recommendations.services import StaleVersion, check_update_allowed, record_status_update
 
+from . import signals
 from .choices import OPEN, ProposalState
 from .models import (
     Proposal,
@@ -419,7 +420,7 @@ def _decided(proposal: Proposal, *, by, text: str = "", at=None) -> Proposal:
     proposal.version += 1
     proposal.updated_at = at
     proposal.save()
-    ProposalDecision.objects.create(
+    decision = ProposalDecision.objects.create(
         proposal=proposal,
         state=proposal.state,
         revision=proposal.revision,
@@ -427,6 +428,7 @@ def _decided(proposal: Proposal, *, by, text: str = "", at=None) -> Proposal:
         by=by,
         at=at,
     )
+    signals.proposal_decided.send(sender=Proposal, proposal=proposal, decision=decision)
     return proposal
 
 

@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from .. import signals
 from ..models import ReportSnapshot
 from .render import EXTENSIONS, render_csv, render_html, render_json, render_markdown
 from .status import StatusReport, build_status_report
@@ -67,7 +68,9 @@ def save_report(
     try:
         with transaction.atomic():
             version = (existing.version + 1) if existing else 1
-            return ReportSnapshot.objects.create(version=version, **fields), True
+            snapshot = ReportSnapshot.objects.create(version=version, **fields)
+            signals.report_published.send(sender=ReportSnapshot, snapshot=snapshot)
+            return snapshot, True
     except IntegrityError:
         raise ValidationError(
             _(
