@@ -64,4 +64,10 @@ class TrackerAdminConfig(AdminConfig):
 
     def ready(self):
         super().ready()
+        # The task queue's rows are the task framework's own bookkeeping (a growing table in
+        # another app's words): what they did is shown where it matters, as webhook deliveries.
+        from django_tasks_db.models import DBTaskResult
+
+        if self.default_site and admin.site.is_registered(DBTaskResult):
+            admin.site.unregister(DBTaskResult)
         install()  # yes/no icons in the active language (config/admin_language.py)

@@ -101,7 +101,7 @@ INSTALLED_APPS = [
     # Background work on Django's task framework (the backport of Django 6's django.tasks)
     # with its database backend: a queue in PostgreSQL (or SQLite), no extra server.
     "django_tasks",
-    "django_tasks_db",
+    "config.apps.TasksDatabaseConfig",
     # Failed sign-ins counted in the database, so that every app server locks out alike.
     "config.apps.AxesConfig",
 ]
