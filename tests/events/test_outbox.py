@@ -166,3 +166,21 @@ def test_a_published_report_is_announced_with_links_to_the_public_address():
     (event,) = events_of(EventType.REPORT_PUBLISHED)
     assert created and event.payload["id"] == snapshot.pk
     assert event.payload["url"].startswith("https://tracker.example.org/api/v1/reports/")
+
+
+def test_new_evidence_is_announced_once_and_an_edit_is_not(analyst_api):
+    from tests.evidence.test_api import EVIDENCE_LIST, new_evidence_body
+    from tests.factories import SourceFactory
+
+    created = analyst_api.post(EVIDENCE_LIST, new_evidence_body(SourceFactory()), format="json")
+    analyst_api.patch(
+        created["Location"],
+        {"claim_en": "A sharper claim"},
+        format="json",
+        HTTP_IF_MATCH=created["ETag"],
+    )
+
+    (event,) = events_of(EventType.EVIDENCE_ADDED)
+    assert created.status_code == 201
+    assert event.payload == {**created.json(), "url": event.payload["url"]}
+    assert event.payload["claim_en"] == "A claim"
