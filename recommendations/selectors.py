@@ -40,9 +40,9 @@ def cited_evidence() -> Prefetch:
 def status_history(*, measure: Measure | None = None) -> QuerySet[StatusUpdate]:
     """Status updates, latest first, with their measure, author and evidence links (with the
     revisions cited) loaded."""
-    updates = StatusUpdate.objects.select_related("measure", "recorded_by").prefetch_related(
-        cited_evidence()
-    )
+    updates = StatusUpdate.objects.select_related(
+        "measure", "recorded_by", "approved_by"
+    ).prefetch_related(cited_evidence())
     if measure is not None:
         updates = updates.filter(measure=measure)
     return updates.order_by(*LATEST_FIRST)

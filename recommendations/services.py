@@ -269,9 +269,14 @@ def record_status_update(
     by: AbstractBaseUser | None,
     expected_version: int | None = None,
     today: date | None = None,
+    approved_by: AbstractBaseUser | None = None,
+    proposed_at: datetime | None = None,
 ) -> StatusUpdate:
     """Append an update to the measure's history and refresh its current state, atomically.
     `evidence` are pieces of evidence or their ids; each is cited at its current revision.
+    An approved proposal (review.services.approve) is recorded `by` its proposer, with who
+    `approved_by` it and when it was `proposed_at`; a database constraint refuses one person
+    in both roles.
 
     Raises StaleVersion when `expected_version` is not the measure's version, and
     ValidationError, keyed by field, when any rule forbids the update (or names evidence that
@@ -313,6 +318,8 @@ def record_status_update(
             ids=ids,
             cited=cited,
             unrevisioned=unrevisioned,
+            approved_by=approved_by,
+            proposed_at=proposed_at,
         )
 
 
@@ -328,6 +335,8 @@ def _append_update(
     ids: list[int],
     cited: list,
     unrevisioned: list[int],
+    approved_by=None,
+    proposed_at: datetime | None = None,
 ) -> StatusUpdate:
     """The writes of record_status_update, once every rule has passed."""
     # Ids commit in order, so a feed paged by id skips none; the moment is the database's.
@@ -341,6 +350,8 @@ def _append_update(
         note=note,
         recorded_by=by,
         recorded_at=moment,
+        approved_by=approved_by,
+        proposed_at=proposed_at,
     )
     if unrevisioned:
         # Pieces written around the services get the revision of what they hold now.

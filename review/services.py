@@ -333,6 +333,8 @@ def approve(
             evidence=list(Evidence.objects.filter(proposal_links__proposal=locked)),
             by=locked.proposed_by,
             today=today,
+            approved_by=by,
+            proposed_at=locked.proposed_at,
         )
         locked.state = ProposalState.APPROVED
         locked.status_update = update

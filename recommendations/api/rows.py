@@ -55,6 +55,8 @@ UPDATE_COLUMNS = (
     "effective_date",
     "recorded_at",
     "recorded_by__username",
+    "proposed_at",
+    "approved_by__username",
     "note",
 )
 
@@ -237,6 +239,8 @@ def update_rows(page: list[dict], request) -> list[dict]:
             "effective_date": iso(row["effective_date"]),
             "recorded_at": moment(row["recorded_at"], zone),
             "recorded_by": row["recorded_by__username"],
+            "proposed_at": moment(row["proposed_at"], zone),
+            "approved_by": row["approved_by__username"],
             "note": row["note"],
             "evidence": evidence.get(row["id"], []),
             "cited_evidence": cited.get(row["id"], []),
@@ -261,6 +265,8 @@ def recorded_update(update: StatusUpdate, request) -> dict:
         "effective_date": iso(update.effective_date),
         "recorded_at": moment(update.recorded_at, timezone.get_current_timezone()),
         "recorded_by": update.recorded_by.username if update.recorded_by else None,
+        "proposed_at": moment(update.proposed_at, timezone.get_current_timezone()),
+        "approved_by": update.approved_by.username if update.approved_by else None,
         "note": update.note,
         "evidence": [link.evidence_id for link in links],
         "cited_evidence": [

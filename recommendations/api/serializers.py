@@ -203,7 +203,21 @@ class StatusUpdateSerializer(serializers.ModelSerializer):
         slug_field="username",
         read_only=True,
         allow_null=True,
-        help_text="Empty for entries written by the seed or a command.",
+        help_text="Empty for entries written by the seed or a command. For an approved "
+        "proposal: its proposer.",
+    )
+    proposed_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="For an approved proposal, when it was proposed (`recorded_at` is when it "
+        "was approved); empty for an entry recorded directly.",
+    )
+    approved_by = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="For an approved proposal, who approved it (never its proposer); empty for "
+        "an entry recorded directly.",
     )
     evidence = serializers.SerializerMethodField()
     cited_evidence = CitedEvidenceSerializer(
@@ -227,6 +241,8 @@ class StatusUpdateSerializer(serializers.ModelSerializer):
             "effective_date",
             "recorded_at",
             "recorded_by",
+            "proposed_at",
+            "approved_by",
             "note",
             "evidence",
             "cited_evidence",

@@ -105,6 +105,8 @@ RECORDED = {
     "effective_date": "2026-06-01",
     "recorded_at": "2026-06-02T09:15:04.120000Z",
     "recorded_by": "alice",
+    "proposed_at": None,
+    "approved_by": None,
     "note": "Pilot under way in two banks",
     "evidence": [],
     "cited_evidence": [],

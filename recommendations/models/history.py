@@ -49,6 +49,17 @@ class StatusUpdate(models.Model):
         verbose_name=_("recorded by"),
     )
     note = models.TextField(_("note"), blank=True)
+    # An entry that was proposed and approved (the review app): `recorded_by` said it, at
+    # `proposed_at`; `approved_by` let it into history, at `recorded_at`. Empty otherwise.
+    proposed_at = models.DateTimeField(_("proposed at"), null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("approved by"),
+    )
 
     class Meta:
         ordering = ["measure", "-effective_date", "-recorded_at", "-id"]
@@ -56,6 +67,15 @@ class StatusUpdate(models.Model):
         verbose_name_plural = _("status updates")
         constraints = [
             *state_constraints(),
+            # Proposed and approved together, and never by one person (four eyes).
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True, proposed_at__isnull=True)
+                | (
+                    Q(approved_by__isnull=False, proposed_at__isnull=False)
+                    & ~Q(approved_by=models.F("recorded_by"))
+                ),
+                name="%(app_label)s_%(class)s_approved_by_another",
+            ),
             models.CheckConstraint(
                 condition=Q(status=Status.NOT_ASSESSED, confidence="")
                 | (~Q(status=Status.NOT_ASSESSED) & Q(confidence__in=Confidence.values)),
