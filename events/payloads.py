@@ -9,15 +9,15 @@ from functools import cache
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db.models import prefetch_related_objects
 from django.http import HttpRequest
 from rest_framework.request import Request
 
 from evidence.api.serializers import EvidenceSerializer
 from evidence.selectors import evidence_list
+from recommendations.api import rows
 from recommendations.api.reports import ReportSnapshotSerializer
-from recommendations.api.serializers import MeasureSerializer, StatusUpdateSerializer
-from recommendations.selectors import cited_evidence, measures_current
+from recommendations.api.serializers import MeasureSerializer
+from recommendations.selectors import measures_current
 from review.api.serializers import ProposalSerializer
 from review.selectors import proposals
 
@@ -51,14 +51,40 @@ def context() -> dict:
 
 
 def status_updates(updates: list) -> list[dict]:
-    """The entries as GET /api/v1/status-updates/{id}/ shows them. Entries without their
-    citations loaded (a batch) get them in one query."""
-    missing = [
-        u for u in updates if "evidence_links" not in getattr(u, "_prefetched_objects_cache", {})
-    ]
-    if missing:
-        prefetch_related_objects(missing, cited_evidence())
-    return StatusUpdateSerializer(updates, many=True, context=context()).data
+    """The entries as GET /api/v1/status-updates/{id}/ shows them, built as the feed builds its
+    rows (recommendations/api/rows.py, held equal to the serializer by its tests): an entry
+    that comes back from record_status_update, its citations loaded, costs no query; a
+    batch's entries cost one query for all their citations."""
+    request = _request_for(settings.PUBLIC_URL)
+    loaded = all("evidence_links" in getattr(u, "_prefetched_objects_cache", {}) for u in updates)
+    if loaded:
+        return [
+            {
+                key: value
+                for key, value in rows.recorded_update(u, request).items()
+                if key != "measure_state"
+            }
+            for u in updates
+        ]
+    return rows.update_rows([_as_row(u) for u in updates], request)
+
+
+def _as_row(update) -> dict:
+    """An entry as rows.update_rows reads it (rows.UPDATE_COLUMNS), from the instance."""
+    return {
+        "id": update.pk,
+        "measure_id": update.measure_id,
+        "measure__code": update.measure.code,
+        "status": update.status,
+        "progress": update.progress,
+        "confidence": update.confidence,
+        "effective_date": update.effective_date,
+        "recorded_at": update.recorded_at,
+        "recorded_by__username": update.recorded_by.username if update.recorded_by else None,
+        "proposed_at": update.proposed_at,
+        "approved_by__username": update.approved_by.username if update.approved_by else None,
+        "note": update.note,
+    }
 
 
 def measure(pk: int) -> dict:

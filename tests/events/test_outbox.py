@@ -17,7 +17,7 @@ from recommendations.choices import Status
 from recommendations.reports.snapshots import publish_report
 from review import services as review
 from tests.conftest import TODAY
-from tests.factories import MeasureFactory
+from tests.factories import EvidenceFactory, MeasureFactory
 from tests.review.conftest import propose
 
 pytestmark = pytest.mark.django_db
@@ -86,8 +86,9 @@ def test_a_change_rolled_back_leaves_no_event():
     assert Event.objects.count() == before
 
 
-def test_a_batch_writes_one_event_per_entry_in_order():
+def test_a_batch_writes_one_event_per_entry_in_order(analyst_api):
     measures = [MeasureFactory() for _ in range(3)]
+    cited = EvidenceFactory()
     Event.objects.all().delete()
     rows = [
         services.NewUpdate(
@@ -97,7 +98,7 @@ def test_a_batch_writes_one_event_per_entry_in_order():
             confidence="medium",
             effective_date=date(2026, 2, 1),
             note=f"row {i}",
-            evidence=(),
+            evidence=(cited,) if i == 0 else (),
         )
         for i, m in enumerate(measures * 2)
     ]
@@ -107,6 +108,10 @@ def test_a_batch_writes_one_event_per_entry_in_order():
     events = events_of(EventType.STATUS_UPDATE_RECORDED)
     assert [e.payload["id"] for e in events] == [r.pk for r in results]
     assert [e.payload["note"] for e in events] == [f"row {i}" for i in range(6)]
+    assert events[0].payload["evidence"] == [cited.pk]
+    for event in events[:2]:
+        shown = analyst_api.get(reverse("status-update-detail", args=[event.payload["id"]]))
+        assert event.payload == {**shown.json(), "url": event.payload["url"]}
 
 
 def test_announcing_a_batch_costs_the_same_statements_for_any_size():
