@@ -4,6 +4,12 @@ Each receiver writes its rows with one INSERT (a batch of entries too) and then 
 them (events.signals.events_written), still inside the transaction: a subscriber's plan
 (a webhook delivery) commits with the change or not at all."""
 
+from datetime import datetime
+
+import orjson
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
+
 from evidence import signals as evidence_signals
 from recommendations import signals as recommendation_signals
 from review import signals as review_signals
@@ -15,13 +21,57 @@ from .signals import events_written
 
 
 def write(events: list[Event]) -> list[Event]:
-    """Insert `events` in their order and announce them. On PostgreSQL and SQLite the ids
-    come back from the INSERT; `occurred_at` (the database's clock) is read with them."""
+    """Insert `events` in their order, in one statement, and announce them. Ids (and
+    `occurred_at`, the database's clock when not given) come back on the instances."""
     if not events:
         return events
-    Event.objects.bulk_create(events)
+    if connection.vendor == "postgresql":
+        _insert_postgresql(events)
+    else:
+        Event.objects.bulk_create(events)
     events_written.send(sender=Event, events=events)
     return events
+
+
+def _insert_postgresql(events: list[Event]) -> None:
+    """One INSERT … SELECT from a JSON document of the rows. Django's bulk_create sends each
+    column as an array, and escaping every payload inside a text array cost 0.25 ms a row;
+    one JSON parameter costs orjson's encoding only. Ids are drawn in the rows' order."""
+    rows = orjson.dumps(
+        [
+            {
+                "type": event.type,
+                "measure": event.measure_id,
+                "pillar": event.pillar_id,
+                "payload": event.payload,
+                "at": event.occurred_at if isinstance(event.occurred_at, datetime) else None,
+            }
+            for event in events
+        ],
+        default=_json_default,
+    ).decode()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {connection.ops.quote_name(Event._meta.db_table)} "
+            "(type, measure_id, pillar_id, payload, "
+            "occurred_at) "
+            "SELECT x.type, x.measure, x.pillar, x.payload, COALESCE(x.at, now()) "
+            "FROM ROWS FROM (jsonb_to_recordset(%s::jsonb) "
+            "AS (type text, measure bigint, pillar bigint, payload jsonb, at timestamptz)) "
+            "WITH ORDINALITY AS x(type, measure, pillar, payload, at, n) "
+            "ORDER BY x.n RETURNING id, occurred_at",
+            [rows],
+        )
+        returned = sorted(cursor.fetchall())
+    for event, (pk, moment) in zip(events, returned, strict=True):
+        event.pk, event.occurred_at = pk, moment
+
+
+_encoder = DjangoJSONEncoder()
+
+
+def _json_default(value):
+    return _encoder.default(value)
 
 
 def on_status_updates(sender, updates, **kwargs):
@@ -33,6 +83,9 @@ def on_status_updates(sender, updates, **kwargs):
                 measure_id=update.measure_id,
                 pillar_id=update.measure.pillar_id,
                 payload=body,
+                # The moment the entry was recorded (the database's clock on PostgreSQL):
+                # given, so that a batch's INSERT carries no expression to compile per row.
+                occurred_at=update.recorded_at,
             )
             for update, body in zip(updates, bodies, strict=True)
         ]
