@@ -1,9 +1,10 @@
 """Writes of the review app: propose a status update, revise it, and decide on it.
 
-Every rule lives here, and the API (and, later, the admin's review queue and spreadsheet
-intake) call these functions. The rules of a status update itself are not repeated: a
-proposal is checked by recommendations.services.check_update_allowed when it is submitted
-and revised (against the measure's state then), and approving it records it through
+Every rule lives here, and the API, spreadsheet intake (`propose_many`, the batch form of
+`propose`) and, later, the admin's review queue call these functions. The rules of a status
+update itself are not repeated: a proposal is checked by
+recommendations.services.check_update_allowed when it is submitted and revised (against the
+measure's state then), and approving it records it through
 recommendations.services.record_status_update, which checks it again, under the measure's
 lock, against the state then in force.
 
@@ -24,20 +25,29 @@ ValidationError keyed by field (a rule refused the content). Decisions lock the 
 row, so of two reviewers deciding at once one wins and the other is refused.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from evidence.models import Evidence
+from evidence.choices import Stance
+from evidence.models import Evidence, EvidenceMeasure
 from recommendations.choices import Confidence
-from recommendations.models import Measure
-from recommendations.services import StaleVersion, check_update_allowed, record_status_update
+from recommendations.models import Measure, MeasureInstitution
+from recommendations.services import (
+    BATCH,
+    Refused,
+    StaleVersion,
+    check_update_allowed,
+    record_status_update,
+)
 
 from . import signals
 from .choices import OPEN, ProposalState
@@ -97,13 +107,14 @@ def check_may_propose(user, measure: Measure) -> None:
         ),
     )
     if ties["tied"] and not ties["responsible"]:
-        raise PermissionDenied(
-            _(
-                "None of the institutions you report for is responsible for measure %(code)s: "
-                "you may propose updates only for their measures."
-            )
-            % {"code": measure.code}
-        )
+        raise PermissionDenied(not_responsible(measure))
+
+
+def not_responsible(measure: Measure) -> str:
+    return _(
+        "None of the institutions you report for is responsible for measure %(code)s: "
+        "you may propose updates only for their measures."
+    ) % {"code": measure.code}
 
 
 def check_may_decide(user, proposal: Proposal) -> None:
@@ -130,10 +141,13 @@ def evidence_ids(evidence: Iterable) -> list[int]:
     return list(dict.fromkeys(getattr(piece, "pk", piece) for piece in evidence))
 
 
-def check_evidence_exists(ids: list[int]) -> None:
+def check_evidence_exists(ids: list[int], known: set[int] | None = None) -> None:
+    """Raise ValidationError (key `evidence`) naming the ids of `ids` that no evidence has;
+    `known`, the ids that exist when the caller has read them (propose_many), else read."""
     if not ids:
         return
-    known = set(Evidence.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    if known is None:
+        known = set(Evidence.objects.filter(pk__in=ids).values_list("pk", flat=True))
     unknown = [str(pk) for pk in ids if pk not in known]
     if unknown:
         raise ValidationError(
@@ -407,6 +421,192 @@ def withdraw(*, proposal: Proposal | int, by, expected_version: int | None = Non
         )
         locked.state = ProposalState.WITHDRAWN
         return _decided(locked, by=by)
+
+
+# Many proposals at once (a spreadsheet's rows)
+
+
+@dataclass(frozen=True)
+class NewProposal:
+    """One update for propose_many: what propose takes, the measure by its id, the evidence
+    as pieces or their ids."""
+
+    measure: int
+    status: str
+    progress: int | None
+    effective_date: date
+    confidence: str = Confidence.MEDIUM
+    note: str = ""
+    evidence: tuple = ()
+
+
+def lock_proposer(user) -> None:
+    """Lock `user`'s row until the transaction ends: two batches of proposals by one proposer
+    (one file confirmed twice at once) are checked one after the other, so that the second
+    sees the first's proposals. NO KEY: rows that refer to the user may still be written."""
+    rows = get_user_model().objects.select_for_update(no_key=True).filter(pk=user.pk)
+    list(rows.values_list("pk", flat=True))
+
+
+def propose_many(
+    updates: Sequence[NewProposal],
+    *,
+    by,
+    today: date | None = None,
+    dry_run: bool = False,
+    languages: Sequence[str] = (),
+) -> list[Proposal | ValidationError]:
+    """Propose each of `updates` as propose() would one at a time: `by` may propose for its
+    measure (institution ties), its evidence exists, and check_update_allowed accepts it
+    against the measure's state now. Proposals change no state, so each update is judged on
+    its own, a measure's second update of the batch too, just as if it had been proposed after
+    the first through the API; approval checks each again against the state then in force.
+
+    Returns, for each update, its pending Proposal (revision 1), or the ValidationError
+    refusing it, keyed by field: a measure none of `by`'s institutions is responsible for is
+    refused on `measure`. With `languages`, a refusal is a `Refused` carrying its messages in
+    each. All or none: the proposals are written, in the caller's transaction (or one of
+    their own), only when none is refused and not `dry_run`; otherwise nothing is written and
+    the Proposals returned are not saved. Raises PermissionDenied, writing nothing, when `by`
+    may not propose at all.
+
+    Constant statements per BATCH updates: measures, their supporting evidence, the
+    institutions `by` reports for and which of the measures they are responsible for, the
+    evidence named; then proposals, their evidence and first revisions inserted in bulk. An
+    update back-dated before its measure's state reads the history around its date, as one
+    proposal does.
+    """
+    if not by.is_authenticated or not by.has_perm(PROPOSE_PERMISSION):
+        raise PermissionDenied(_("You may not propose status updates."))
+    today = today or timezone.localdate()
+    ids = sorted({update.measure for update in updates})
+    measures = {
+        measure.pk: measure
+        for chunk in _chunks(ids)
+        for measure in Measure.objects.filter(pk__in=chunk)
+    }
+    supported = {
+        pk
+        for chunk in _chunks(sorted(measures))
+        for pk in EvidenceMeasure.objects.filter(measure__in=chunk, stance=Stance.SUPPORTS)
+        .values_list("measure_id", flat=True)
+        .distinct()
+    }
+    tied = list(by.reporter_institutions.values_list("institution_id", flat=True))
+    responsible = (
+        {
+            pk
+            for chunk in _chunks(sorted(measures))
+            for pk in MeasureInstitution.objects.filter(
+                measure__in=chunk, institution__in=tied
+            ).values_list("measure_id", flat=True)
+        }
+        if tied
+        else None
+    )
+    cited = [evidence_ids(update.evidence) for update in updates]
+    named = sorted({pk for pks in cited for pk in pks})
+    known = {
+        pk
+        for chunk in _chunks(named)
+        for pk in Evidence.objects.filter(pk__in=chunk).values_list("pk", flat=True)
+    }
+
+    def check(update: NewProposal, pks: list[int]) -> None:
+        # In propose()'s order: the measure, who, the evidence, the rules of history.
+        measure = measures.get(update.measure)
+        if measure is None:
+            raise ValidationError(
+                {"measure": _("There is no measure %(id)s.") % {"id": update.measure}}
+            )
+        if responsible is not None and measure.pk not in responsible:
+            raise ValidationError({"measure": not_responsible(measure)})
+        check_evidence_exists(pks, known)
+        check_update_allowed(
+            measure=measure,
+            status=update.status,
+            progress=update.progress,
+            confidence=update.confidence,
+            effective_date=update.effective_date,
+            note=update.note,
+            evidence=pks,
+            today=today,
+            supported=measure.pk in supported,
+        )
+
+    now = timezone.now()
+    results: list[Proposal | ValidationError] = []
+    for update, pks in zip(updates, cited, strict=True):
+        refusal = _refusal(lambda update=update, pks=pks: check(update, pks), languages)
+        results.append(
+            refusal
+            or Proposal(
+                measure=measures[update.measure],
+                status=update.status,
+                progress=update.progress,
+                confidence=update.confidence,
+                effective_date=update.effective_date,
+                note=update.note.strip(),
+                proposed_by=by,
+                proposed_at=now,
+                updated_at=now,
+            )
+        )
+    if dry_run or any(isinstance(result, ValidationError) for result in results):
+        return results
+    with transaction.atomic():
+        Proposal.objects.bulk_create(results, batch_size=BATCH)
+        ProposalEvidence.objects.bulk_create(
+            (
+                ProposalEvidence(proposal=proposal, evidence_id=pk)
+                for proposal, pks in zip(results, cited, strict=True)
+                for pk in pks
+            ),
+            batch_size=BATCH,
+        )
+        ProposalRevision.objects.bulk_create(
+            (
+                ProposalRevision(
+                    proposal=proposal,
+                    number=1,
+                    status=proposal.status,
+                    progress=proposal.progress,
+                    confidence=proposal.confidence,
+                    effective_date=proposal.effective_date,
+                    note=proposal.note,
+                    evidence=pks,
+                    by=by,
+                    at=now,
+                )
+                for proposal, pks in zip(results, cited, strict=True)
+            ),
+            batch_size=BATCH,
+        )
+    return results
+
+
+def _chunks(ids: list) -> Iterable[list]:
+    for start in range(0, len(ids), BATCH):
+        yield ids[start : start + BATCH]
+
+
+def _refusal(check: Callable[[], None], languages: Sequence[str]) -> ValidationError | None:
+    """None when `check` passes; else its ValidationError, with its messages in each of
+    `languages` (a Refused: the same check, against the same state, in each)."""
+    try:
+        check()
+    except ValidationError as error:
+        if not languages:
+            return error
+        in_languages = {}
+        for language in languages:
+            with translation.override(language):
+                try:
+                    check()
+                except ValidationError as again:
+                    in_languages[language] = again.message_dict
+        return Refused(error, in_languages)
+    return None
 
 
 def _required(text: str, field: str, message: str) -> str:

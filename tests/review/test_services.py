@@ -1,6 +1,7 @@
 """The review's rules, through its services: each state transition, four eyes, the institutions
 a reporter reports for, the rules of history checked at submission and again at approval,
-and what the database itself refuses."""
+many proposals at once (all or none, in constant statements), and what the database itself
+refuses."""
 
 import threading
 from datetime import date
@@ -205,6 +206,93 @@ def test_a_reporter_tied_to_institutions_proposes_only_for_their_measures(
 
 def test_a_reporter_tied_to_no_institution_proposes_for_any_measure(reporter):
     assert propose(MeasureFactory(), reporter).state == ProposalState.PENDING
+
+
+# Many proposals at once (spreadsheet intake)
+
+
+def new(measure, status=Status.IN_PROGRESS, progress=30, day=date(2026, 3, 1), **kwargs):
+    return services.NewProposal(
+        measure=measure.pk, status=status, progress=progress, effective_date=day, **kwargs
+    )
+
+
+def test_many_proposals_are_made_at_once_each_pending_and_no_measure_changes(measure, reporter):
+    evidence = EvidenceFactory()
+    updates = [
+        new(measure, note=" Pilots ", evidence=(evidence,)),
+        new(measure, status=Status.PLANNED, progress=10, day=date(2026, 2, 1)),
+    ]
+
+    made = services.propose_many(updates, by=reporter, today=TODAY)
+
+    assert unchanged(measure)
+    assert [(p.pk is not None, p.state, p.status, p.proposed_by) for p in made] == [
+        (True, ProposalState.PENDING, Status.IN_PROGRESS, reporter),
+        (True, ProposalState.PENDING, Status.PLANNED, reporter),
+    ]
+    first = Proposal.objects.get(pk=made[0].pk)
+    assert (first.note, list(first.evidence.all())) == ("Pilots", [evidence])
+    [revision] = first.revisions.all()
+    assert (revision.number, revision.by, revision.evidence) == (1, reporter, [evidence.pk])
+    assert ProposalRevision.objects.count() == 2 and not ProposalDecision.objects.exists()
+
+
+def test_one_refused_proposal_of_many_writes_none_and_says_which(measure, reporter):
+    updates = [new(measure), new(measure, status=Status.STALLED, progress=10, note="")]
+
+    made = services.propose_many(updates, by=reporter, today=TODAY)
+
+    assert isinstance(made[0], Proposal) and made[0].pk is None
+    assert isinstance(made[1], ValidationError) and list(made[1].message_dict) == ["note"]
+    assert not Proposal.objects.exists() and not ProposalRevision.objects.exists()
+
+
+def test_a_dry_run_of_many_proposals_writes_nothing(measure, reporter):
+    made = services.propose_many([new(measure)], by=reporter, today=TODAY, dry_run=True)
+
+    assert made[0].pk is None and not Proposal.objects.exists()
+
+
+def test_many_proposals_are_refused_on_the_measure_none_of_the_reporters_institutions_leads(
+    measure, reporter, institution
+):
+    other = MeasureFactory(code="4.1")
+    ReporterInstitution.objects.create(user=reporter, institution=institution)
+
+    made = services.propose_many(
+        [new(measure), new(other)], by=reporter, today=TODAY, languages=("en", "zh-hans")
+    )
+
+    assert isinstance(made[0], Proposal)
+    refusal = made[1]
+    assert "4.1" in refusal.message_dict["measure"][0]
+    assert set(refusal.in_languages) == {"en", "zh-hans"}
+    assert refusal.in_languages["zh-hans"]["measure"] != refusal.in_languages["en"]["measure"]
+    assert not Proposal.objects.exists()
+
+
+def test_a_viewer_may_not_propose_many(measure, viewer):
+    with pytest.raises(PermissionDenied):
+        services.propose_many([new(measure)], by=viewer, today=TODAY)
+
+
+@pytest.mark.parametrize("count", [2, 12])
+def test_many_proposals_cost_the_same_statements_whatever_their_number(
+    measure, reporter, institution, django_assert_num_queries, count
+):
+    ReporterInstitution.objects.create(user=reporter, institution=institution)
+    evidence = EvidenceFactory()
+    updates = [new(measure, progress=n, evidence=(evidence,)) for n in range(1, count + 1)]
+    reporter.has_perm(services.PROPOSE_PERMISSION)  # its permissions read, as a request's are
+
+    # 1: the measures; 2: which have supporting evidence; 3: the reporter's institutions;
+    # 4: which measures they are responsible for; 5: the evidence named; 6-10: a savepoint,
+    # the proposals, their evidence and their revisions inserted, the savepoint released.
+    with django_assert_num_queries(10):
+        made = services.propose_many(updates, by=reporter, today=TODAY)
+
+    assert Proposal.objects.count() == len(made) == count
 
 
 # Approving
