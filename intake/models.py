@@ -1,4 +1,6 @@
-"""A spreadsheet of status updates as it was checked, and what became of each of its rows."""
+"""A spreadsheet of status updates as it was checked, and what became of each of its rows:
+recorded, or proposed for review (intake.services.route decides which, for whoever uploads it).
+"""
 
 from django.conf import settings
 from django.db import models
@@ -6,11 +8,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from recommendations.models import StatusUpdate
+from review.models import Proposal
 
 
 class Import(models.Model):
     """One file uploaded: checked in a dry run when it came in (nothing recorded), then
-    confirmed (its valid rows recorded in one transaction), or left unconfirmed."""
+    confirmed (its valid rows recorded, or proposed for review, in one transaction), or left
+    unconfirmed."""
 
     class Format(models.TextChoices):
         CSV = "csv", "CSV"
@@ -30,6 +34,12 @@ class Import(models.Model):
         ADMIN = "admin", _("admin")
         API = "api", _("API")
         COMMAND = "command", _("command")
+
+    class Route(models.TextChoices):
+        """What its valid rows become (intake.services.route, for who uploaded it)."""
+
+        RECORD = "record", _("recorded directly")
+        PROPOSE = "propose", _("proposed for review")
 
     filename = models.CharField(_("file name"), max_length=255)
     digest = models.CharField(_("SHA-256"), max_length=64, help_text=_("Of the file's bytes."))
@@ -57,6 +67,16 @@ class Import(models.Model):
     state = models.CharField(
         _("state"), max_length=16, choices=State.choices, default=State.CHECKED
     )
+    route = models.CharField(
+        _("valid rows are"),
+        max_length=16,
+        choices=Route.choices,
+        default=Route.RECORD,
+        help_text=_(
+            "Recorded, or proposed for review when the status updates of who uploaded it go "
+            "to review; only they confirm a file of proposals."
+        ),
+    )
     confirmed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -72,7 +92,9 @@ class Import(models.Model):
     # How many of its rows came out each way (of the dry run; after confirmation, of it).
     rows = models.PositiveIntegerField(_("rows"), default=0)
     to_record = models.PositiveIntegerField(_("to record"), default=0)
+    to_propose = models.PositiveIntegerField(_("to propose"), default=0)
     already = models.PositiveIntegerField(_("already recorded"), default=0)
+    already_proposed = models.PositiveIntegerField(_("already proposed"), default=0)
     errors = models.PositiveIntegerField(_("with errors"), default=0)
 
     class Meta:
@@ -85,6 +107,10 @@ class Import(models.Model):
             models.CheckConstraint(
                 condition=models.Q(state__in=["checked", "confirmed"]),
                 name="%(app_label)s_%(class)s_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(route__in=["record", "propose"]),
+                name="%(app_label)s_%(class)s_route_valid",
             ),
             models.CheckConstraint(
                 condition=models.Q(state="checked", confirmed_at__isnull=True)
@@ -100,6 +126,10 @@ class Import(models.Model):
     def confirmed(self) -> bool:
         return self.state == self.State.CONFIRMED
 
+    @property
+    def proposes(self) -> bool:
+        return self.route == self.Route.PROPOSE
+
 
 class ImportRow(models.Model):
     """One row of an imported file: the values read from it, and its outcome."""
@@ -108,6 +138,10 @@ class ImportRow(models.Model):
         RECORD = "record", _("would record")
         RECORDED = "recorded", _("recorded")
         ALREADY = "already", _("already recorded")
+        # An import whose rows are proposed for review (Import.Route.PROPOSE).
+        PROPOSE = "propose", _("would propose")
+        PROPOSED = "proposed", _("proposed")
+        ALREADY_PROPOSED = "already_proposed", _("already proposed")
         ERROR = "error", _("error")
 
     of_import = models.ForeignKey(
@@ -136,6 +170,14 @@ class ImportRow(models.Model):
         related_name="+",
         verbose_name=_("status update"),
     )
+    proposal = models.ForeignKey(
+        Proposal,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("proposal"),
+    )
 
     class Meta:
         ordering = ["of_import", "number"]
@@ -146,7 +188,17 @@ class ImportRow(models.Model):
                 fields=["of_import", "number"], name="%(app_label)s_%(class)s_unique"
             ),
             models.CheckConstraint(
-                condition=models.Q(outcome__in=["record", "recorded", "already", "error"]),
+                condition=models.Q(
+                    outcome__in=[
+                        "record",
+                        "recorded",
+                        "already",
+                        "propose",
+                        "proposed",
+                        "already_proposed",
+                        "error",
+                    ]
+                ),
                 name="%(app_label)s_%(class)s_outcome_valid",
             ),
         ]

@@ -83,6 +83,7 @@ class Row:
     sequence: int = 0
     outcome: str = ""  # an ImportRow.Outcome, once checked
     status_update: Any = None  # once recorded
+    proposal: Any = None  # once proposed
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,24 @@
 """Importing a spreadsheet of status updates: a dry run first, always; then confirmation.
 
-- `check_file` reads the file (intake.readers, intake.parsing), checks every row with the rule
-  the service records with (recommendations.services.record_status_updates, in a dry run: the
-  rows of one measure against the state the rows before them make, nothing written), and
-  stores the import with each row's outcome: would record, already recorded, or the error and
-  its column.
-- `confirm` records every row that would record, in one transaction, checked again against
-  the state then in force; if any now fails, it records none and says which.
+- `check_file` reads the file (intake.readers, intake.parsing), checks every row and stores the
+  import with each row's outcome: would record (or would propose), already recorded (or
+  already proposed), or the error and its column. Nothing is recorded or proposed.
+- `confirm` writes every row that would record (or propose), in one transaction, checked again
+  against the state then in force; if any now fails, it writes none and says which.
+
+What a valid row becomes is decided by `route`, for whoever imports: an analyst's rows are
+recorded, with the rule the service records with (recommendations.services.
+record_status_updates: in a dry run, the rows of one measure against the state the rows before
+them make); the rows of someone whose updates go to review (a reporter) are proposed, by the
+review app's rules (review.services.propose_many: each row as one proposal would be, against
+the measure's state now, by someone who may propose for that measure).
 
 A row is **already recorded** when the history holds what it says: the measure's entry with
 the same status, progress, confidence, effective date, note and evidence, as many times as
-the file says it up to that row. So importing a file again writes nothing, and nor does
-importing the status history export into the database it came from.
-
-`route` decides what a valid row becomes for whoever imports it; it is the one place to say
-it.
+the file says it up to that row; in a file of proposals, a row is **already proposed** when an
+open proposal of the same person says it (an approved one is in the history: already
+recorded). So importing a file again writes nothing, and nor does importing the status history
+export into the database it came from.
 """
 
 import hashlib
@@ -26,6 +30,7 @@ from importlib import import_module
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -35,39 +40,48 @@ from evidence.models import Evidence, StatusUpdateEvidence
 from recommendations import services as recording
 from recommendations.models import Measure, StatusUpdate
 from recommendations.services import StaleVersion
+from review import services as reviewing
+from review.choices import OPEN
+from review.models import Proposal, ProposalEvidence
 
 from . import parsing, readers
 from .models import Import, ImportRow
 from .parsing import LANGUAGES, Layout, Row, compared
 
-RECORD = "record"
+RECORD = Import.Route.RECORD
+PROPOSE = Import.Route.PROPOSE
 # Rows read, checked and stored per statement.
 BATCH = recording.BATCH
 
 Outcome = ImportRow.Outcome
+# The rows a confirmation checks again: those it writes, and those that say what the history
+# (or an open proposal) already says, which count how many times it is said.
+CHECKED_AGAIN = {
+    RECORD: [Outcome.RECORD, Outcome.ALREADY],
+    PROPOSE: [Outcome.PROPOSE, Outcome.ALREADY, Outcome.ALREADY_PROPOSED],
+}
 
 
 def route(user) -> str:
     """What a valid row imported by `user` becomes: "record" (recorded on confirmation) for
-    an analyst or a superuser, or for a command run with no user; anyone else may not import
-    (PermissionDenied). Nor may a user whose status updates go to review (a reporter, an
-    analyst under REVIEW_ANALYST_UPDATES: the review app's `needs_review`), until rows can be
-    proposed: recording them would skip the second pair of eyes. Whether a user's rows are
-    recorded or proposed is decided here and nowhere else."""
+    an analyst or a superuser, or for a command run with no user; "propose" (proposed for
+    review on confirmation, in the user's name) for a user whose status updates go to review
+    (a reporter, an analyst under REVIEW_ANALYST_UPDATES: the review app's `needs_review`,
+    asked through the hook the status-update POST asks), so that no import records what a
+    second pair of eyes should see first. Anyone else may not import (PermissionDenied).
+    Whether a user's rows are recorded or proposed is decided here and nowhere else."""
     if user is None:
         return RECORD
+    if not user.is_active or not (user.is_superuser or user.has_perm("intake.add_import")):
+        raise PermissionDenied(_("Only analysts and reporters may import status updates."))
     review = review_hook()
-    if user.is_active and review is not None and review.needs_review(user):
-        raise PermissionDenied(
-            _(
-                "Your status updates go to review, and an import cannot propose them yet: "
-                "propose each update, or ask an analyst whose updates are recorded to import "
-                "the file."
-            )
-        )
-    if user.is_active and (user.is_superuser or user.has_perm("intake.add_import")):
+    if review is not None and review.needs_review(user):
+        return PROPOSE
+    if user.is_superuser or user.has_perm("recommendations.add_statusupdate"):
         return RECORD
-    raise PermissionDenied(_("Only analysts may import status updates."))
+    raise PermissionDenied(
+        _("You may neither record status updates nor propose them, so you may not import them.")
+    )
 
 
 def review_hook():
@@ -95,12 +109,12 @@ def check_file(
     progress: Callable[[int], None] | None = None,
 ) -> Import:
     """Read the file, check each row in a dry run, and store the import and its rows' outcomes.
-    Nothing is recorded. Raises FileRefused (a ValidationError) for a file that cannot be
-    imported at all, and PermissionDenied for a user who may not import."""
-    route(by)
+    Nothing is recorded or proposed. Raises FileRefused (a ValidationError) for a file that
+    cannot be imported at all, and PermissionDenied for a user who may not import."""
+    kind = route(by)
     sheet = readers.read(data)
     layout, rows = parsing.rows(sheet, progress)
-    apply(rows, layout, by=by, today=today or timezone.localdate(), dry_run=True)
+    apply(rows, layout, by=by, today=today or timezone.localdate(), dry_run=True, kind=kind)
     with transaction.atomic():
         imported = Import.objects.create(
             filename=filename[:255] or "-",
@@ -110,8 +124,9 @@ def check_file(
             encoding=sheet.encoding,
             channel=channel,
             uploaded_by=by,
+            route=kind,
             layout={name: list(where) for name, where in layout.positions.items()},
-            **counts(rows),
+            **counts(row.outcome for row in rows),
         )
         ImportRow.objects.bulk_create(
             (
@@ -131,14 +146,22 @@ def check_file(
     return imported
 
 
-def counts(rows: Iterable[Row]) -> dict[str, int]:
-    tally = Counter(row.outcome for row in rows)
+def counts(outcomes: Iterable[str]) -> dict[str, int]:
+    """How many rows came out each way, as Import counts them."""
+    tally = Counter(outcomes)
     return {
         "rows": sum(tally.values()),
         "to_record": tally[Outcome.RECORD] + tally[Outcome.RECORDED],
+        "to_propose": tally[Outcome.PROPOSE] + tally[Outcome.PROPOSED],
         "already": tally[Outcome.ALREADY],
+        "already_proposed": tally[Outcome.ALREADY_PROPOSED],
         "errors": tally[Outcome.ERROR],
     }
+
+
+# What a confirmation (or a refusal) changes of the counts: errors aside, they are of the rows
+# checked again.
+COUNTED = ("to_record", "to_propose", "already", "already_proposed")
 
 
 def confirm(
@@ -148,12 +171,15 @@ def confirm(
     today: date | None = None,
     expected_version: int | None = None,
 ) -> Import:
-    """Record every row of the import that would record, in one transaction, each checked
-    again against the state then in force (rows already recorded in between are left out).
-    If any row is now refused, nothing is recorded: the rows' new outcomes are stored and a
-    ValidationError names each refused row. A confirmed import cannot be confirmed again.
-    StaleVersion when `expected_version` is given and the outcomes have changed since."""
-    route(by)
+    """Record (or propose, as the import's route says) every row of the import that would
+    record (or propose), in one transaction, each checked again against the state then in
+    force (rows recorded, or proposed, in between are left out). If any row is now refused,
+    nothing is written: the rows' new outcomes are stored and a ValidationError names each
+    refused row. A confirmed import cannot be confirmed again. StaleVersion when
+    `expected_version` is given and the outcomes have changed since. PermissionDenied when
+    `by` may not import, or confirms proposals someone else uploaded; ValidationError when
+    `by`'s rows would now become something else than the dry run said (upload again)."""
+    kind = route(by)
     pk = imported.pk if isinstance(imported, Import) else imported
     today = today or timezone.localdate()
     try:
@@ -162,25 +188,28 @@ def confirm(
             if expected_version is not None and expected_version != imported.version:
                 raise StaleVersion(record=imported, expected=expected_version)
             if imported.confirmed:
-                raise ValidationError(
-                    _("This import was confirmed on %(when)s; its rows are recorded.")
-                    % {"when": f"{timezone.localtime(imported.confirmed_at):%Y-%m-%d %H:%M}"}
+                message = (
+                    _("This import was confirmed on %(when)s; its rows are proposed.")
+                    if imported.proposes
+                    else _("This import was confirmed on %(when)s; its rows are recorded.")
                 )
-            stored = list(
-                imported.row_results.filter(outcome__in=[Outcome.RECORD, Outcome.ALREADY])
-            )
+                when = f"{timezone.localtime(imported.confirmed_at):%Y-%m-%d %H:%M}"
+                raise ValidationError(message % {"when": when})
+            check_confirmer(imported, by=by, kind=kind)
+            stored = list(imported.row_results.filter(outcome__in=CHECKED_AGAIN[kind]))
             rows = [stored_row(row) for row in stored]
-            apply(rows, layout_of(imported), by=by, today=today, dry_run=False)
+            apply(rows, layout_of(imported), by=by, today=today, dry_run=False, kind=kind)
             for row, record in zip(rows, stored, strict=True):
                 record.outcome = row.outcome
                 record.status_update = row.status_update
-            update_rows(ImportRow, stored, ["outcome", "status_update"])
+                record.proposal = row.proposal
+            update_rows(ImportRow, stored, ["outcome", "status_update", "proposal"])
             imported.state = Import.State.CONFIRMED
             imported.confirmed_by = by
             imported.confirmed_at = timezone.now()
-            tally = Counter(row.outcome for row in rows)
-            imported.to_record = tally[Outcome.RECORDED]
-            imported.already = tally[Outcome.ALREADY]
+            tally = counts(row.outcome for row in rows)
+            for name in COUNTED:
+                setattr(imported, name, tally[name])
             imported.version += 1
             imported.save()
             return imported
@@ -195,6 +224,29 @@ def confirm(
                 if row.problems
             }
         ) from None
+
+
+def check_confirmer(imported: Import, *, by, kind: str) -> None:
+    """Raise unless `by`, whose rows become `kind`, may confirm `imported`: proposals are made
+    in the name of who uploaded the file, so only they confirm it (PermissionDenied); and the
+    rows must become what the dry run said they would (a reporter's file is not recorded
+    because an analyst confirms it, nor is an analyst's proposed because REVIEW_ANALYST_UPDATES
+    was turned on since): ValidationError, upload the file again."""
+    if imported.proposes and (by is None or by.pk != imported.uploaded_by_id):
+        raise PermissionDenied(
+            _(
+                "Only whoever uploaded this import may confirm it: its rows are proposed for "
+                "review in their name."
+            )
+        )
+    if kind != imported.route:
+        raise ValidationError(
+            _(
+                "This import was checked for its rows to be %(checked)s, and yours would now be "
+                "%(now)s: upload the file again."
+            )
+            % {"checked": Import.Route(imported.route).label, "now": Import.Route(kind).label}
+        )
 
 
 def stored_row(record: ImportRow) -> Row:
@@ -215,12 +267,11 @@ def store_refusals(pk: int, rows: list[Row]) -> None:
             record.outcome = Outcome.ERROR
             record.problems = [problem.as_json() for problem in refused[record.number].problems]
         update_rows(ImportRow, records, ["outcome", "problems"])
-        tally = Counter(imported.row_results.values_list("outcome", flat=True))
-        imported.to_record = tally[Outcome.RECORD]
-        imported.already = tally[Outcome.ALREADY]
-        imported.errors = tally[Outcome.ERROR]
+        tally = counts(imported.row_results.values_list("outcome", flat=True))
+        for name in (*COUNTED, "errors"):
+            setattr(imported, name, tally[name])
         imported.version += 1
-        imported.save(update_fields=["to_record", "already", "errors", "version"])
+        imported.save(update_fields=[*COUNTED, "errors", "version"])
 
 
 def described(problem: dict | parsing.Problem) -> str:
@@ -235,11 +286,15 @@ def described(problem: dict | parsing.Problem) -> str:
     return f"{problem['column']} “{problem['heading']}”: {text}"
 
 
-def apply(rows: list[Row], layout: Layout, *, by, today: date, dry_run: bool) -> None:
+def apply(
+    rows: list[Row], layout: Layout, *, by, today: date, dry_run: bool, kind: str = RECORD
+) -> None:
     """Give each row its outcome: rows with problems are errors; the others are looked up
-    (their measure and evidence), compared with the history (already recorded?), and the rest
-    checked and, unless `dry_run`, recorded, in their `sequence`. Raises NowRefused, having
-    written nothing, when a row to record is refused and not `dry_run`."""
+    (their measure and evidence), compared with the history (already recorded?) and, for
+    `kind` "propose", with `by`'s open proposals (already proposed?), and the rest checked
+    and, unless `dry_run`, recorded (record_rows) or proposed (propose_rows), in their
+    `sequence`. Raises NowRefused, having written nothing, when a row is refused and not
+    `dry_run`."""
     readable = [row for row in rows if not row.problems]
     measures = measure_ids({row.values["measure"] for row in readable})
     pieces = evidence_by_key({key for row in readable for key in row.values["evidence"]})
@@ -265,51 +320,129 @@ def apply(rows: list[Row], layout: Layout, *, by, today: date, dry_run: bool) ->
                 )
             )
     readable = [row for row in readable if not row.problems]
+    write = propose_rows if kind == PROPOSE else record_rows
     with transaction.atomic():
-        if not dry_run:
-            # Before the history is read: a confirmation of the same rows running beside this
-            # one waits here, then finds them recorded.
-            recording.lock_measures(measures[row.values["measure"]] for row in readable)
-        recorded = in_history(readable, measures)
-        said: Counter = Counter()
-        to_check = []
-        for row in readable:  # in the file's order: the k-th row saying the same
-            said[compared(row.values)] += 1
-            if said[compared(row.values)] <= recorded[compared(row.values)]:
-                row.outcome = Outcome.ALREADY
-            else:
-                to_check.append(row)
-        to_check.sort(key=lambda row: row.sequence)
-        results = recording.record_status_updates(
-            [
-                recording.NewUpdate(
-                    measure=measures[row.values["measure"]],
-                    status=row.values["status"],
-                    progress=row.values["progress"],
-                    effective_date=date.fromisoformat(row.values["effective_date"]),
-                    confidence=row.values["confidence"],
-                    note=row.values["note"],
-                    evidence=tuple(pieces[key] for key in row.values["evidence"]),
-                )
-                for row in to_check
-            ],
-            by=by,
-            today=today,
-            dry_run=dry_run,
-            languages=LANGUAGES,
-        )
-        for row, result in zip(to_check, results, strict=True):
-            if isinstance(result, ValidationError):
-                row.problems += refusal_problems(result, layout)
-            else:
-                row.outcome = Outcome.RECORD if dry_run else Outcome.RECORDED
-                row.status_update = None if dry_run else result
-        refused = [row for row in to_check if row.problems]
+        refused = write(readable, layout, measures, pieces, by=by, today=today, dry_run=dry_run)
         if refused and not dry_run:
             raise NowRefused(refused)
     for row in rows:
         if row.problems:
             row.outcome = Outcome.ERROR
+
+
+def record_rows(
+    rows: list[Row],
+    layout: Layout,
+    measures: dict[str, int],
+    pieces: dict[str, Evidence],
+    *,
+    by,
+    today: date,
+    dry_run: bool,
+) -> list[Row]:
+    """Rows already in the history are "already recorded"; the others are checked by
+    record_status_updates (each against the state the rows before it make) and, unless
+    `dry_run`, recorded. Returns the rows refused."""
+    if not dry_run:
+        # Before the history is read: a confirmation of the same rows running beside this
+        # one waits here, then finds them recorded.
+        recording.lock_measures(measures[row.values["measure"]] for row in rows)
+    to_check = not_yet_said(rows, in_history(rows, measures))
+    to_check.sort(key=lambda row: row.sequence)
+    results = recording.record_status_updates(
+        [
+            recording.NewUpdate(
+                measure=measures[row.values["measure"]],
+                status=row.values["status"],
+                progress=row.values["progress"],
+                effective_date=date.fromisoformat(row.values["effective_date"]),
+                confidence=row.values["confidence"],
+                note=row.values["note"],
+                evidence=tuple(pieces[key] for key in row.values["evidence"]),
+            )
+            for row in to_check
+        ],
+        by=by,
+        today=today,
+        dry_run=dry_run,
+        languages=LANGUAGES,
+    )
+    for row, result in zip(to_check, results, strict=True):
+        if isinstance(result, ValidationError):
+            row.problems += refusal_problems(result, layout)
+        else:
+            row.outcome = Outcome.RECORD if dry_run else Outcome.RECORDED
+            row.status_update = None if dry_run else result
+    return [row for row in to_check if row.problems]
+
+
+def propose_rows(
+    rows: list[Row],
+    layout: Layout,
+    measures: dict[str, int],
+    pieces: dict[str, Evidence],
+    *,
+    by,
+    today: date,
+    dry_run: bool,
+) -> list[Row]:
+    """Rows already in the history are "already recorded", rows an open proposal of `by`
+    says are "already proposed"; the others are checked by review.services.propose_many
+    (each as one proposal is: against its measure's state now, by someone who may propose
+    for that measure) and, unless `dry_run`, proposed, all or none. Returns the rows refused.
+    """
+    if not dry_run:
+        # Before the proposals are read: a confirmation of the same rows by the same person
+        # running beside this one waits here, then finds them proposed.
+        reviewing.lock_proposer(by)
+    to_check = not_yet_said(
+        rows, in_history(rows, measures), in_open_proposals(rows, measures, by=by)
+    )
+    to_check.sort(key=lambda row: row.sequence)
+    results = reviewing.propose_many(
+        [
+            reviewing.NewProposal(
+                measure=measures[row.values["measure"]],
+                status=row.values["status"],
+                progress=row.values["progress"],
+                effective_date=date.fromisoformat(row.values["effective_date"]),
+                confidence=row.values["confidence"],
+                note=row.values["note"],
+                evidence=tuple(pieces[key] for key in row.values["evidence"]),
+            )
+            for row in to_check
+        ],
+        by=by,
+        today=today,
+        dry_run=dry_run,
+        languages=LANGUAGES,
+    )
+    for row, result in zip(to_check, results, strict=True):
+        if isinstance(result, ValidationError):
+            row.problems += refusal_problems(result, layout)
+        else:
+            row.outcome = Outcome.PROPOSE if dry_run else Outcome.PROPOSED
+            row.proposal = None if dry_run else result
+    return [row for row in to_check if row.problems]
+
+
+def not_yet_said(rows: list[Row], recorded: Counter, proposed: Counter | None = None) -> list[Row]:
+    """The rows that neither the history (`recorded`) nor open proposals (`proposed`) say
+    yet; the others get their outcome. In the file's order: the k-th row saying the same is
+    already said when the history and the proposals say it k times or more."""
+    proposed = proposed or Counter()
+    said: Counter = Counter()
+    left = []
+    for row in rows:
+        what = compared(row.values)
+        said[what] += 1
+        if said[what] <= recorded[what]:
+            row.outcome = Outcome.ALREADY
+        elif said[what] <= recorded[what] + proposed[what]:
+            row.outcome = Outcome.ALREADY_PROPOSED
+        else:
+            left.append(row)
+    return left
 
 
 def measure_ids(codes: set[str]) -> dict[str, int]:
@@ -334,25 +467,55 @@ def chunks(items: list) -> Iterable[list]:
 def in_history(rows: list[Row], measures: dict[str, int]) -> Counter:
     """How many entries of the history say what each row says (parsing.compared): read for
     BATCH rows at a time, their measures' entries on their dates, with their evidence."""
+    return saying(
+        rows,
+        measures,
+        StatusUpdate.objects.all(),
+        lambda ids: StatusUpdateEvidence.objects.filter(status_update__in=ids).values_list(
+            "status_update_id", "evidence__key"
+        ),
+    )
+
+
+def in_open_proposals(rows: list[Row], measures: dict[str, int], *, by) -> Counter:
+    """How many open proposals (pending, or with changes requested) of `by` say what each row
+    says, read as in_history reads entries. Approved ones are entries of the history."""
+    return saying(
+        rows,
+        measures,
+        Proposal.objects.filter(proposed_by=by, state__in=OPEN),
+        lambda ids: ProposalEvidence.objects.filter(proposal__in=ids).values_list(
+            "proposal_id", "evidence__key"
+        ),
+    )
+
+
+def saying(
+    rows: list[Row],
+    measures: dict[str, int],
+    entries: QuerySet,
+    evidence_keys: Callable[[list[int]], QuerySet],
+) -> Counter:
+    """How many of `entries` (rows with a measure, the fields of a status update and
+    evidence) say what each row says: two statements per BATCH rows, their measures' entries
+    on their dates, then those entries' evidence keys (`evidence_keys(ids)`: (id, key)
+    pairs)."""
     codes = {pk: code for code, pk in measures.items()}
-    entries: dict[int, tuple] = {}
+    found: dict[int, tuple] = {}
     for chunk in chunks(rows):
-        found = StatusUpdate.objects.filter(
+        for pk, measure, status, progress, confidence, day, note in entries.filter(
             measure__in={measures[row.values["measure"]] for row in chunk},
             effective_date__in={row.values["effective_date"] for row in chunk},
         ).values_list(
             "id", "measure_id", "status", "progress", "confidence", "effective_date", "note"
-        )
-        for pk, measure, status, progress, confidence, day, note in found:
-            entries[pk] = (codes[measure], status, progress, confidence, day.isoformat(), note)
-    keys: dict[int, list[str]] = {pk: [] for pk in entries}
-    for chunk in chunks(sorted(entries)):
-        for update, key in StatusUpdateEvidence.objects.filter(status_update__in=chunk).values_list(
-            "status_update_id", "evidence__key"
         ):
-            keys[update].append(key or "")  # a piece with no key: no row names it
+            found[pk] = (codes[measure], status, progress, confidence, day.isoformat(), note)
+    keys: dict[int, list[str]] = {pk: [] for pk in found}
+    for chunk in chunks(sorted(found)):
+        for entry, key in evidence_keys(chunk):
+            keys[entry].append(key or "")  # a piece with no key: no row names it
     return Counter(
-        (*entry[:5], entry[5].strip(), tuple(sorted(keys[pk]))) for pk, entry in entries.items()
+        (*entry[:5], entry[5].strip(), tuple(sorted(keys[pk]))) for pk, entry in found.items()
     )
 
 

@@ -1,6 +1,7 @@
 """Importing a spreadsheet through the service: a dry run that records nothing, row by row
 outcomes checked by the recording rules (rows of one measure against each other), confirmation
-all or nothing, and re-imports that record nothing."""
+all or nothing, and re-imports that record nothing. A reporter's import, whose rows are
+proposed: test_proposing.py."""
 
 from datetime import date
 
@@ -297,7 +298,9 @@ def test_an_xlsx_with_typed_cells_is_read(measures, analyst):
     assert outcomes(imported) == {2: "record", 3: "record", 4: "error"}
 
 
-def test_only_analysts_and_superusers_import(viewer, analyst, django_user_model):
+def test_analysts_and_superusers_record_and_viewers_do_not_import(
+    viewer, analyst, django_user_model
+):
     root = django_user_model.objects.create_superuser("root", password="x")
 
     assert services.route(analyst) == services.route(root) == services.route(None) == "record"
@@ -306,16 +309,6 @@ def test_only_analysts_and_superusers_import(viewer, analyst, django_user_model)
     with pytest.raises(PermissionDenied):
         check(csv_bytes(ROWS), viewer)
     assert not Import.objects.exists()
-
-
-def test_nobody_whose_updates_go_to_review_imports_until_rows_can_be_proposed(
-    analyst, reporter, settings
-):
-    with pytest.raises(PermissionDenied, match="go to review"):
-        services.route(reporter)
-    settings.REVIEW_ANALYST_UPDATES = True
-    with pytest.raises(PermissionDenied, match="go to review"):
-        services.route(analyst)
 
 
 def test_a_dry_run_in_a_callers_transaction_leaves_it_usable(measures, analyst):
