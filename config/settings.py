@@ -388,6 +388,8 @@ SPECTACULAR_SETTINGS = {
         # proposal has one too).
         "ImportChannelEnum": "intake.models.Import.Channel",
         "ImportStateEnum": "intake.models.Import.State",
+        # What an import's valid rows become: recorded, or proposed for review.
+        "ImportRouteEnum": "intake.models.Import.Route",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

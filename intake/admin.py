@@ -1,5 +1,6 @@
 """Spreadsheet imports in the admin: upload a file (its "add" page), see the dry run's result
-row by row (its page), and confirm it; download the template. Analysts and superusers only."""
+row by row (its page), and confirm it; download the template. Analysts and superusers see
+every import; a reporter imports (its rows are proposed for review) and sees its own."""
 
 from django import forms
 from django.conf import settings
@@ -46,16 +47,27 @@ class ImportAdmin(GrowingTableAdmin, admin.ModelAdmin):
         "uploaded_at",
         "uploaded_by",
         "format",
+        "route",
         "rows",
         "to_record",
+        "to_propose",
         "already",
         "errors",
         "state",
     )
-    list_filter = ("state", "format", "channel")
+    list_filter = ("state", "route", "format", "channel")
     list_select_related = ("uploaded_by",)
     date_hierarchy = None
     ordering = ("-uploaded_at", "-id")
+
+    def get_queryset(self, request):
+        return selectors.visible_imports(request.user, super().get_queryset(request))
+
+    def has_view_permission(self, request, obj=None):
+        # Every import (analysts), or a reporter's own (it may import: add_import).
+        if obj is not None and not selectors.sees_every_import(request.user):
+            return obj.uploaded_by_id == request.user.pk
+        return selectors.sees_imports(request.user)
 
     def has_add_permission(self, request):
         return request.user.has_perm("intake.add_import")
@@ -66,8 +78,12 @@ class ImportAdmin(GrowingTableAdmin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def may_confirm(self, request) -> bool:
-        return request.user.has_perm("intake.confirm_import")
+    def may_confirm(self, request, imported: Import) -> bool:
+        """Whether to offer the button: an import of proposals is confirmed by whoever
+        uploaded it (intake.services.check_confirmer), any other by an analyst."""
+        if imported.confirmed or not request.user.has_perm("intake.confirm_import"):
+            return False
+        return not imported.proposes or imported.uploaded_by_id == request.user.pk
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
@@ -100,6 +116,7 @@ class ImportAdmin(GrowingTableAdmin, admin.ModelAdmin):
         recorded until it is confirmed there."""
         if not self.has_add_permission(request):
             raise PermissionDenied
+        proposes = services.route(request.user) == services.PROPOSE
         form = UploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
@@ -119,7 +136,12 @@ class ImportAdmin(GrowingTableAdmin, admin.ModelAdmin):
         return TemplateResponse(
             request,
             "admin/intake/import/upload.html",
-            self.context(request, form=form, title=_("Import a spreadsheet of status updates")),
+            self.context(
+                request,
+                form=form,
+                proposes=proposes,
+                title=_("Import a spreadsheet of status updates"),
+            ),
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -129,7 +151,7 @@ class ImportAdmin(GrowingTableAdmin, admin.ModelAdmin):
             raise PermissionDenied
         if not str(object_id).isdigit():
             raise Http404
-        imported = get_object_or_404(selectors.imports(), pk=object_id)
+        imported = get_object_or_404(selectors.visible_imports(request.user), pk=object_id)
         only_errors = request.GET.get("errors") == "1"
         rows = selectors.rows_shown(imported, only_errors=only_errors, limit=ROWS_SHOWN)
         language = "zh-hans" if prefers_chinese() else "en"
@@ -168,7 +190,8 @@ class ImportAdmin(GrowingTableAdmin, admin.ModelAdmin):
                 shown=len(shown),
                 total=total,
                 only_errors=only_errors,
-                may_confirm=self.may_confirm(request) and not imported.confirmed,
+                may_confirm=self.may_confirm(request, imported),
+                sees_proposals=request.user.has_perm("review.view_proposal"),
                 title=str(imported),
                 api_url=reverse("import-detail", args=[imported.pk]),
                 Outcome=ImportRow.Outcome,
@@ -179,9 +202,11 @@ class ImportAdmin(GrowingTableAdmin, admin.ModelAdmin):
     def confirm_view(self, request, pk):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if not self.may_confirm(request):
+        if not request.user.has_perm("intake.confirm_import"):
             raise PermissionDenied
-        imported = get_object_or_404(Import, pk=pk)
+        imported = get_object_or_404(
+            selectors.visible_imports(request.user, Import.objects.all()), pk=pk
+        )
         page = reverse("admin:intake_import_change", args=[pk])
         version = request.POST.get("version", "")
         try:
@@ -190,26 +215,15 @@ class ImportAdmin(GrowingTableAdmin, admin.ModelAdmin):
                 by=request.user,
                 expected_version=int(version) if version.isdigit() else None,
             )
-        except ValidationError as error:
+        except (ValidationError, PermissionDenied) as error:
+            nothing = (
+                _("Nothing was proposed.") if imported.proposes else _("Nothing was recorded.")
+            )
             self.message_user(
-                request,
-                _("Nothing was recorded.") + " " + " ".join(refusal_messages(error)),
-                messages.ERROR,
+                request, nothing + " " + " ".join(refusal_messages(error)), messages.ERROR
             )
         else:
-            self.message_user(
-                request,
-                _(
-                    "Recorded %(recorded)s status updates; %(already)s rows were already "
-                    "recorded, %(errors)s rows with errors were left out."
-                )
-                % {
-                    "recorded": confirmed.to_record,
-                    "already": confirmed.already,
-                    "errors": confirmed.errors,
-                },
-                messages.SUCCESS,
-            )
+            self.message_user(request, confirmed_message(confirmed), messages.SUCCESS)
         return HttpResponseRedirect(page)
 
     def template_view(self, request, lang, fmt):
@@ -223,7 +237,27 @@ class ImportAdmin(GrowingTableAdmin, admin.ModelAdmin):
         return response
 
 
-def refusal_messages(error: ValidationError) -> list[str]:
+def confirmed_message(confirmed: Import) -> str:
+    if confirmed.proposes:
+        return _(
+            "Proposed %(proposed)s status updates for review; %(already_proposed)s rows were "
+            "already proposed, %(already)s already recorded, %(errors)s rows with errors were "
+            "left out."
+        ) % {
+            "proposed": confirmed.to_propose,
+            "already_proposed": confirmed.already_proposed,
+            "already": confirmed.already,
+            "errors": confirmed.errors,
+        }
+    return _(
+        "Recorded %(recorded)s status updates; %(already)s rows were already recorded, "
+        "%(errors)s rows with errors were left out."
+    ) % {"recorded": confirmed.to_record, "already": confirmed.already, "errors": confirmed.errors}
+
+
+def refusal_messages(error: ValidationError | PermissionDenied) -> list[str]:
+    if isinstance(error, PermissionDenied):
+        return [str(error)]
     if hasattr(error, "error_dict"):
         return [f"{field}: {' '.join(texts)}" for field, texts in error.message_dict.items()]
     return error.messages

@@ -63,6 +63,10 @@ def notes() -> list[str]:
             "Every import is checked first, row by row, and nothing is recorded until it is "
             "confirmed. A row already recorded is not recorded again."
         ),
+        _(
+            "If your status updates go to review, each valid row becomes a proposal when you "
+            "confirm the import, and is recorded once an analyst approves it."
+        ),
     ]
 
 

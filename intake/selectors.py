@@ -5,7 +5,17 @@ from django.utils.translation import get_language
 
 from .models import Import, ImportRow
 
-ROW_FIELDS = ("number", "outcome", "key", "values", "problems", "status_update_id")
+ROW_FIELDS = (
+    "number",
+    "outcome",
+    "key",
+    "values",
+    "problems",
+    "status_update_id",
+    "proposal_id",
+)
+SEE_ALL_PERMISSION = "intake.view_import"
+IMPORT_PERMISSION = "intake.add_import"
 
 
 def imports() -> QuerySet:
@@ -13,6 +23,28 @@ def imports() -> QuerySet:
     return Import.objects.select_related("uploaded_by", "confirmed_by").order_by(
         "-uploaded_at", "-id"
     )
+
+
+def sees_every_import(user) -> bool:
+    """Analysts and superusers see every import (`intake.view_import`)."""
+    return user.is_authenticated and user.has_perm(SEE_ALL_PERMISSION)
+
+
+def sees_imports(user) -> bool:
+    """Whether `user` sees imports at all: every one, or (a reporter, who may import) its
+    own."""
+    return sees_every_import(user) or (user.is_authenticated and user.has_perm(IMPORT_PERMISSION))
+
+
+def visible_imports(user, rows: QuerySet | None = None) -> QuerySet:
+    """The imports `user` may see, of `rows` (by default imports()): all of them, their own,
+    or none."""
+    rows = imports() if rows is None else rows
+    if sees_every_import(user):
+        return rows
+    if not sees_imports(user):
+        return rows.none()
+    return rows.filter(uploaded_by=user)
 
 
 def messages_in_language(problem: dict, language: str | None = None) -> list[str]:
@@ -30,6 +62,7 @@ def messages_in_language(problem: dict, language: str | None = None) -> list[str
 def row_dicts(imported: Import) -> list[dict]:
     """Every row of the import, in the file's order, as the API shows it (one query)."""
     language = get_language()
+    rows = ImportRow.objects.filter(of_import=imported).order_by("number")
     return [
         {
             "row": number,
@@ -46,12 +79,11 @@ def row_dicts(imported: Import) -> list[dict]:
                 for problem in problems
             ],
             "status_update": status_update,
+            "proposal": proposal,
         }
-        for number, outcome, key, values, problems, status_update in ImportRow.objects.filter(
-            of_import=imported
+        for number, outcome, key, values, problems, status_update, proposal in rows.values_list(
+            *ROW_FIELDS
         )
-        .order_by("number")
-        .values_list(*ROW_FIELDS)
     ]
 
 

@@ -4,10 +4,11 @@
 - `analyst` also records status updates, edits measures' descriptive fields and links,
   creates and edits sources and evidence (but deletes no evidence: history may cite it),
   publishes status reports, reviews proposed status updates (the review app), and imports
-  spreadsheets of status updates (which viewers and reporters do not see: they are analysts'
-  work in progress).
+  spreadsheets of status updates, seeing everyone's imports (which viewers do not see: they
+  are work in progress).
 - `reporter` reads as a viewer does (but sees only its own proposals), and proposes status
-  updates, citing evidence, for review; it records nothing directly.
+  updates, citing evidence, for review, one by one or by importing a spreadsheet (seeing
+  only its own imports); it records nothing directly.
 
 Superusers may do everything. The groups are rebuilt after every `migrate`, so a new model's
 permissions reach them without a manual step.
@@ -32,7 +33,8 @@ TRACKED_APPS = ("recommendations", "evidence", "intake", "audit", "review")
 # reports for which institution (access, as group membership is).
 PRIVATE_MODELS = {("recommendations", "idempotencykey"), ("review", "reporterinstitution")}
 # Models viewers (and reporters) do not see: spreadsheets imported and their rows
-# (ANALYST_WRITES gives analysts the view of an import, which shows its rows).
+# (ANALYST_WRITES gives analysts the view of every import, which shows its rows; a reporter
+# sees its own, by `add_import`).
 NOT_FOR_VIEWERS = {("intake", "import"), ("intake", "importrow")}
 
 # Beyond viewing everything: (app_label, model) -> actions.
@@ -60,8 +62,12 @@ ANALYST_WRITES = {
 }
 
 # A reporter proposes (and revises or withdraws its own proposals), and sees only its own:
-# not `view_proposal`, which is seeing everyone's.
-REPORTER_WRITES = {("review", "proposal"): ("add",)}
+# not `view_proposal`, which is seeing everyone's. Likewise it imports spreadsheets, whose
+# rows are proposed (intake.services.route), and sees only its own imports: not `view_import`.
+REPORTER_WRITES = {
+    ("review", "proposal"): ("add",),
+    ("intake", "import"): ("add", "confirm"),
+}
 REPORTER_HIDDEN = {
     ("review", "proposal"),
     ("review", "proposalevidence"),

@@ -7,8 +7,9 @@ serve is a 405 for anyone with a role, reading is a 200 for any role, and a writ
 viewer or a reporter and a success for an analyst or a superuser. The review's writes are the
 exceptions the table spells out: a reporter's status update is proposed (202), a proposal is
 revised or withdrawn by its proposer only (the world's is the reporter's), and decided on by
-reviewers. Spreadsheet imports are analysts' only: a viewer's or a reporter's read is a 403
-too. A refused request writes nothing.
+reviewers. Spreadsheet imports are not for viewers: a viewer's read is a 403 too; a reporter
+imports (its rows are proposed) and sees only its own imports, so another's is a 404 to it. A
+refused request writes nothing.
 """
 
 from dataclasses import dataclass, field
@@ -55,20 +56,22 @@ WRITES = ("POST", "PUT", "PATCH", "DELETE")
 @dataclass(frozen=True)
 class Route:
     """An API route: the record its URL names (None for a list), and the writes it serves,
-    each with an analyst's success code; `roles` gives, per write, the codes of the roles
-    that differ from the rule. Every route serves GET but the decisions on a proposal and the
-    confirmation of an import; `analysts_only` routes are not read by viewers or reporters."""
+    each with an analyst's success code; `roles` gives, per method (GET too), the codes of the
+    roles that differ from the rule. Every route serves GET but the decisions on a proposal and
+    the confirmation of an import; `not_for_viewers` routes are not read by viewers."""
 
     record: str | None = None
     writes: dict[str, int] = field(default_factory=dict)
     roles: dict[str, dict[str, int]] = field(default_factory=dict)
     reads: bool = True
-    analysts_only: bool = False
+    not_for_viewers: bool = False
 
 
 # A proposal (the world's is the reporter's): its proposer revises and withdraws it, reviewers
 # decide on it.
 PROPOSER_ONLY = {"reporter": 200, "analyst": 403, "superuser": 403}
+# An import (the world's was uploaded by a command): a reporter sees, and confirms, only its own.
+NOT_THE_REPORTERS = {"reporter": 404}
 
 
 # Every route under /api/v1/, by URL name. A route missing here fails
@@ -110,10 +113,12 @@ ROUTES = {
     "proposal-reject": Route("proposal", {"POST": 200}, reads=False),
     "proposal-request-changes": Route("proposal", {"POST": 200}, reads=False),
     "proposal-withdraw": Route("proposal", {"POST": 403}, {"POST": PROPOSER_ONLY}, reads=False),
-    "import-list": Route(None, {"POST": 201}, analysts_only=True),
-    "import-detail": Route("import", analysts_only=True),
-    "import-confirm": Route("import", {"POST": 200}, reads=False, analysts_only=True),
-    "import-template": Route(analysts_only=True),
+    "import-list": Route(None, {"POST": 201}, {"POST": {"reporter": 201}}, not_for_viewers=True),
+    "import-detail": Route("import", roles={"GET": NOT_THE_REPORTERS}, not_for_viewers=True),
+    "import-confirm": Route(
+        "import", {"POST": 200}, {"POST": NOT_THE_REPORTERS}, reads=False, not_for_viewers=True
+    ),
+    "import-template": Route(not_for_viewers=True),
 }
 
 
@@ -124,12 +129,12 @@ def expected_status(route: Route, method: str, role: str) -> int:
         return 403
     if method == "GET" and not route.reads:
         return 405
-    if method == "GET":
-        return 403 if role in ("viewer", "reporter") and route.analysts_only else 200
-    if method not in route.writes:
-        return 405
     if role in route.roles.get(method, {}):
         return route.roles[method][role]
+    if method == "GET":
+        return 403 if role == "viewer" and route.not_for_viewers else 200
+    if method not in route.writes:
+        return 405
     return 403 if role in ("viewer", "reporter") else route.writes[method]
 
 
@@ -391,11 +396,22 @@ def post_a_measure_change(browser: Client, measure: Measure):
     return browser.post(url, measure_change_form(measure))
 
 
+def open_the_import_changelist(browser: Client, measure: Measure):
+    return browser.get(reverse("admin:intake_import_changelist"))
+
+
+def open_the_import_upload_page(browser: Client, measure: Measure):
+    return browser.get(reverse("admin:intake_import_add"))
+
+
 ADMIN_DOORS = {
     # door: status for (anonymous, no role, viewer, reporter, analyst, superuser)
     open_the_measure_changelist: (302, 403, 200, 200, 200, 200),
     open_the_status_update_add_page: (302, 403, 403, 403, 200, 200),
     post_a_measure_change: (302, 403, 403, 403, 302, 302),
+    # A reporter imports (its rows are proposed) and lists its own imports.
+    open_the_import_changelist: (302, 403, 403, 200, 200, 200),
+    open_the_import_upload_page: (302, 403, 403, 200, 200, 200),
 }
 
 

@@ -55,7 +55,10 @@ class ImportRowSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(
         choices=ImportRow.Outcome.choices,
         help_text="record: would be recorded on confirmation; recorded: recorded by it; "
-        "already: the history holds this entry already; error: see problems.",
+        "already: the history holds this entry already; propose: would be proposed for review "
+        "on confirmation (an import whose route is `propose`); proposed: proposed by it; "
+        "already_proposed: an open proposal of the uploader says this already; error: see "
+        "problems.",
     )
     key = serializers.CharField(
         help_text="A digest of what the row says and how many rows before it say the same."
@@ -64,6 +67,9 @@ class ImportRowSerializer(serializers.Serializer):
     problems = ImportProblemSerializer(many=True)
     status_update = serializers.IntegerField(
         allow_null=True, help_text="The status update it recorded."
+    )
+    proposal = serializers.IntegerField(
+        allow_null=True, help_text="The proposal it made (GET /api/v1/proposals/{id}/)."
     )
 
 
@@ -80,6 +86,13 @@ class ImportSerializer(serializers.ModelSerializer):
         allow_blank=True,
         read_only=True,
         help_text="How a CSV file's text was read (blank for an XLSX).",
+    )
+    route = serializers.ChoiceField(
+        choices=Import.Route.choices,
+        read_only=True,
+        help_text="What its valid rows become on confirmation: `record` (an analyst's), or "
+        "`propose`, proposed for review in the uploader's name (someone whose status updates "
+        "go to review, such as a reporter; only they confirm it).",
     )
     row_count = serializers.IntegerField(source="rows", read_only=True)
     already_recorded = serializers.IntegerField(source="already", read_only=True)
@@ -99,12 +112,15 @@ class ImportSerializer(serializers.ModelSerializer):
             "uploaded_by",
             "uploaded_at",
             "state",
+            "route",
             "version",
             "confirmed_by",
             "confirmed_at",
             "row_count",
             "to_record",
+            "to_propose",
             "already_recorded",
+            "already_proposed",
             "with_errors",
         )
         read_only_fields = fields

@@ -1,5 +1,6 @@
 """`/api/v1/imports/`: spreadsheets of status updates, checked in a dry run on upload and
-recorded on confirmation. Analysts and superusers only: a viewer is refused (403), reads
+recorded (or, for a reporter, proposed for review) on confirmation. Analysts and superusers
+see every import; a reporter imports and sees only its own; a viewer is refused (403), reads
 included, as in the admin."""
 
 from django.conf import settings
@@ -52,9 +53,10 @@ MULTIPART_SLACK = 64 * 1024
 
 
 class ImportPermission(BasePermission):
-    """A role, as everywhere (else 403), and the permission the action needs, which only the
-    `analyst` group (and superusers) have: viewers are refused reads too. No anonymous access,
-    whatever API_ANONYMOUS_READ says (imports name who uploaded what)."""
+    """A role, as everywhere (else 403), and one of the permissions the action needs, which
+    the `analyst` and `reporter` groups (and superusers) have: viewers are refused reads too.
+    No anonymous access, whatever API_ANONYMOUS_READ says (imports name who uploaded what).
+    Which imports a reporter sees (its own) is the queryset's business."""
 
     def has_permission(self, request, view) -> bool:
         if not request.user.is_authenticated:
@@ -66,7 +68,7 @@ class ImportPermission(BasePermission):
         required = view.required_permissions.get(getattr(view, "action", None))
         if required is None:
             return True  # no handler for this method: the view answers 405
-        return request.user.has_perm(required)
+        return any(request.user.has_perm(permission) for permission in required)
 
 
 class FileNegotiation(DefaultContentNegotiation):
@@ -93,20 +95,26 @@ UPLOAD_DESCRIPTION = (
     "Upload a CSV (UTF-8, UTF-8 with a byte order mark, or GBK) or XLSX file of status updates "
     "as multipart/form-data (field `file`): one row per update, under the template's headings "
     "(GET imports/template/) or the status history export's, in English or Chinese. Every row "
-    "is checked in a dry run by the rules that record updates, the rows of one measure against "
-    "the state the rows before them would make; nothing is recorded. The answer is the import "
-    "with each row's outcome: `record` (would be recorded), `already` (the history holds it), "
-    "or `error` with its problems, each in its column. A file that cannot be imported at all "
-    "(not a spreadsheet, unknown or missing columns, formulas, merged cells, more than "
-    "IMPORT_MAX_ROWS rows or IMPORT_MAX_BYTES bytes) is a 400 on `file` and nothing is stored."
+    "is checked in a dry run; nothing is recorded or proposed. An analyst's rows (`route` "
+    "`record`) are checked by the rules that record updates, the rows of one measure against "
+    "the state the rows before them would make. The rows of someone whose status updates go to "
+    "review, such as a reporter (`route` `propose`), are checked as proposals are: each against "
+    "its measure's state now, for a measure one of the reporter's institutions is responsible "
+    "for (else an error on the measure's column). The answer is the import with each row's "
+    "outcome: `record` (would be recorded) or `propose` (would be proposed), `already` (the "
+    "history holds it), `already_proposed` (an open proposal of yours says it), or `error` "
+    "with its problems, each in its column. A file that cannot be imported at all (not a "
+    "spreadsheet, unknown or missing columns, formulas, merged cells, more than IMPORT_MAX_ROWS "
+    "rows or IMPORT_MAX_BYTES bytes) is a 400 on `file` and nothing is stored."
 )
 CONFIRM_DESCRIPTION = (
-    "Record every row whose outcome is `record`, in one transaction, each checked again against "
-    "the state now in force (rows recorded since by someone else become `already`). If any row "
-    "is now refused, nothing is recorded: the 400 names each refused row (`row 12`), and the "
-    "import's rows show the new errors. An import is confirmed once; a second confirmation is a "
-    "400. With If-Match (the import's ETag), a confirmation is refused (412) if the rows' "
-    "outcomes changed since."
+    "Record every row whose outcome is `record` (or propose for review every row whose outcome "
+    "is `propose`), in one transaction, each checked again against the state now in force (rows "
+    "recorded, or proposed, since become `already` or `already_proposed`). If any row is now "
+    "refused, nothing is written: the 400 names each refused row (`row 12`), and the import's "
+    "rows show the new errors. An import is confirmed once; a second confirmation is a 400. An "
+    "import of proposals is confirmed only by whoever uploaded it (403). With If-Match (the "
+    "import's ETag), a confirmation is refused (412) if the rows' outcomes changed since."
 )
 TEMPLATE_PARAMS = [
     OpenApiParameter(
@@ -152,7 +160,8 @@ UPLOAD_415 = OpenApiResponse(
 @extend_schema_view(
     list=extend_schema(
         summary="List spreadsheet imports",
-        description="Imports, newest first, with their rows' outcomes counted.",
+        description="Imports, newest first, with their rows' outcomes counted: every import for "
+        "an analyst, a reporter's own for a reporter.",
         responses=with_errors(s.ImportSerializer, ERRORS_READ),
     ),
     retrieve=extend_schema(
@@ -168,16 +177,17 @@ class ImportViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     serializer_class = s.ImportSerializer
     permission_classes = [ImportPermission]
+    # Any one of each action's permissions: a reporter (add_import) sees its own imports.
     required_permissions = {
-        "list": "intake.view_import",
-        "retrieve": "intake.view_import",
-        "template": "intake.view_import",
-        "create": "intake.add_import",
-        "confirm": "intake.confirm_import",
+        "list": (selectors.SEE_ALL_PERMISSION, selectors.IMPORT_PERMISSION),
+        "retrieve": (selectors.SEE_ALL_PERMISSION, selectors.IMPORT_PERMISSION),
+        "template": (selectors.SEE_ALL_PERMISSION, selectors.IMPORT_PERMISSION),
+        "create": (selectors.IMPORT_PERMISSION,),
+        "confirm": ("intake.confirm_import",),
     }
 
     def get_queryset(self):
-        return selectors.imports()
+        return selectors.visible_imports(self.request.user)
 
     def initialize_request(self, request, *args, **kwargs):
         # The parsers are chosen before the action is known: an upload is a POST to the list.
@@ -191,7 +201,7 @@ class ImportViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def retrieve(self, request, pk=None):
         check_query_params(request, COMMON_PARAMS)
-        imported = get_object_or_404(selectors.imports(), pk=pk)
+        imported = get_object_or_404(selectors.visible_imports(request.user), pk=pk)
         return Response(detail(imported, request), headers={"ETag": etag(imported.version)})
 
     @extend_schema(
@@ -242,7 +252,7 @@ class ImportViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         )
 
     @extend_schema(
-        summary="Confirm a spreadsheet import: record its rows",
+        summary="Confirm a spreadsheet import: record (or propose) its rows",
         description=CONFIRM_DESCRIPTION,
         request=None,
         parameters=[IMPORT_IF_MATCH, IDEMPOTENCY_KEY, IMPORT_ETAG],
@@ -251,7 +261,9 @@ class ImportViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
     def confirm(self, request, pk=None):
         check_query_params(request, COMMON_PARAMS)
-        imported = get_object_or_404(Import, pk=pk)
+        imported = get_object_or_404(
+            selectors.visible_imports(request.user, Import.objects.all()), pk=pk
+        )
         return run_idempotent(request, lambda: self._confirm(request, imported))
 
     def _confirm(self, request, imported: Import):

@@ -241,7 +241,9 @@ def seeded(django_user_model):
     review.request_changes(proposal=proposal, by=analyst, comment="Which banks?")
     review.revise(proposal=proposal, changes={"progress": 40}, by=reporter, today=date(2026, 6, 30))
     review.approve(proposal=proposal, by=analyst, today=date(2026, 6, 30))
-    return {"root": root, "ana": analyst, "vic": viewer}
+    # The reporter's own import, whose rows would be proposed.
+    check_file(data=spreadsheet, filename="mine.csv", by=reporter, channel="admin")
+    return {"root": root, "ana": analyst, "vic": viewer, "rita": reporter}
 
 
 def admin_pages(user) -> list[str]:
@@ -269,7 +271,7 @@ def admin_pages(user) -> list[str]:
     return pages
 
 
-@pytest.mark.parametrize("username", ["ana", "vic", "root"])
+@pytest.mark.parametrize("username", ["ana", "vic", "rita", "root"])
 def test_every_admin_page_reads_in_chinese(client, seeded, username):
     client.force_login(seeded[username])
     data = data_values()

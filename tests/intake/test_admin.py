@@ -1,13 +1,16 @@
 """The admin: upload a file, see each row's outcome on its row and column, confirm it, and
-download the templates. Analysts and superusers; viewers are refused."""
+download the templates. Analysts and superusers; a reporter, whose rows are proposed, sees its
+own imports; viewers are refused."""
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 
 from intake import services
 from intake.models import Import
 from recommendations.models import StatusUpdate
+from review.models import Proposal
 from tests.conftest import TODAY
 from tests.factories import MeasureFactory
 from tests.intake.files import csv_bytes, csv_rows, xlsx_rows
@@ -159,3 +162,73 @@ def test_the_list_links_each_import(analyst_client, measure):
 
     assert reverse("admin:intake_import_change", args=[Import.objects.get().pk]) in html
     assert "updates.csv" in html
+
+
+# A reporter's import: its rows are proposed for review
+
+
+@pytest.fixture
+def reporter_client(reporter):
+    browser = Client()
+    browser.force_login(reporter)
+    return browser
+
+
+def test_a_reporter_uploads_sees_what_would_be_proposed_and_confirms_proposals(
+    reporter_client, measure
+):
+    form = reporter_client.get(reverse("admin:intake_import_add")).content.decode()
+    upload(reporter_client, csv_bytes(ROWS))
+    imported = Import.objects.get()
+    page = reporter_client.get(reverse("admin:intake_import_change", args=[imported.pk]))
+    history = StatusUpdate.objects.count()
+
+    confirmed = reporter_client.post(
+        reverse("admin:intake_import_confirm", args=[imported.pk]),
+        {"version": imported.version},
+        follow=True,
+    )
+
+    assert "Your status updates go to review" in form
+    html = page.content.decode()
+    assert "would propose" in html and "would record" not in html
+    assert "Confirm: propose 1 status update for review" in html
+    done = confirmed.content.decode()
+    assert "Proposed 1 status updates for review; 0 rows were already proposed" in done
+    assert "wait for review" in done
+    assert Proposal.objects.get().note == "Plan adopted"
+    assert StatusUpdate.objects.count() == history
+
+
+def test_a_reporter_sees_only_its_own_imports(reporter_client, analyst, measure):
+    theirs = services.check_file(
+        data=csv_bytes(ROWS), filename="theirs.csv", by=analyst, channel="api", today=TODAY
+    )
+    upload(reporter_client, csv_bytes(ROWS))
+
+    listed = reporter_client.get(reverse("admin:intake_import_changelist")).content.decode()
+    page = reporter_client.get(reverse("admin:intake_import_change", args=[theirs.pk]))
+    confirm = reporter_client.post(reverse("admin:intake_import_confirm", args=[theirs.pk]))
+
+    assert "updates.csv" in listed and "theirs.csv" not in listed
+    assert page.status_code == confirm.status_code == 404
+    assert not Import.objects.get(pk=theirs.pk).confirmed
+
+
+def test_an_analyst_sees_a_reporters_import_but_does_not_confirm_it(
+    reporter_client, analyst_client, measure
+):
+    upload(reporter_client, csv_bytes(ROWS))
+    imported = Import.objects.get()
+
+    html = analyst_client.get(
+        reverse("admin:intake_import_change", args=[imported.pk])
+    ).content.decode()
+    refused = analyst_client.post(
+        reverse("admin:intake_import_confirm", args=[imported.pk]), follow=True
+    ).content.decode()
+
+    assert "Nothing is proposed until whoever uploaded this import confirms it." in html
+    assert "Confirm:" not in html
+    assert "Nothing was proposed. Only whoever uploaded this import may confirm it" in refused
+    assert not Proposal.objects.exists()

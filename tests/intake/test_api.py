@@ -1,5 +1,6 @@
-"""/api/v1/imports/: upload (a dry run), read, confirm, and the template. Every response is
-checked against the OpenAPI schema (tests/openapi_validation.py)."""
+"""/api/v1/imports/: upload (a dry run), read, confirm, and the template; a reporter's rows
+proposed for review. Every response is checked against the OpenAPI schema
+(tests/openapi_validation.py)."""
 
 import uuid
 from datetime import date
@@ -9,10 +10,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
+from rest_framework.test import APIClient
 
+from intake import services
 from intake.models import Import
 from recommendations import services as recording
 from recommendations.models import StatusUpdate
+from review.models import Proposal
 from tests.conftest import TODAY, authenticated_as, stored_state
 from tests.factories import MeasureFactory
 from tests.intake.files import HEADINGS_ZH, csv_bytes, csv_rows, xlsx_bytes, xlsx_rows
@@ -316,3 +320,101 @@ def test_an_xlsx_upload_with_a_formula_is_a_400_naming_the_cell(analyst_api, mea
 
     assert response.status_code == 400
     assert "Cell C2 holds a formula" in response.json()["file"][0]
+
+
+# A reporter's import: its rows are proposed for review
+
+
+@pytest.fixture
+def reporter_api(api, reporter):
+    return authenticated_as(api, reporter)
+
+
+def test_a_reporters_upload_answers_what_would_be_proposed(reporter_api, measure):
+    before = stored_state(), Proposal.objects.count()
+
+    response = upload(reporter_api, csv_bytes(ROWS))
+
+    assert response.status_code == 201, response.content
+    assert (stored_state(), Proposal.objects.count()) == before
+    body = response.json()
+    assert (body["route"], body["to_propose"], body["to_record"], body["with_errors"]) == (
+        "propose",
+        1,
+        0,
+        1,
+    )
+    assert [row["outcome"] for row in body["rows"]] == ["propose", "error"]
+    assert body["rows"][0]["proposal"] is None
+
+
+def test_a_reporters_confirmation_proposes_and_records_nothing(reporter_api, measure):
+    created = upload(reporter_api, csv_bytes(ROWS)).json()
+    history = StatusUpdate.objects.count()
+
+    response = reporter_api.post(
+        reverse("import-confirm", args=[created["id"]]), HTTP_IF_MATCH=f'"{created["version"]}"'
+    )
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["state"], body["confirmed_by"], body["to_propose"]) == ("confirmed", "rita", 1)
+    row = body["rows"][0]
+    assert (row["outcome"], row["status_update"]) == ("proposed", None)
+    assert StatusUpdate.objects.count() == history
+    proposal = reporter_api.get(reverse("proposal-detail", args=[row["proposal"]])).json()
+    assert (proposal["state"], proposal["note"]) == ("pending", "Plan adopted")
+
+
+def test_importing_the_same_file_again_proposes_nothing(reporter_api, measure):
+    first = upload(reporter_api, csv_bytes(ROWS)).json()
+    reporter_api.post(reverse("import-confirm", args=[first["id"]]))
+
+    again = upload(reporter_api, csv_bytes(ROWS)).json()
+    confirmed = reporter_api.post(reverse("import-confirm", args=[again["id"]])).json()
+
+    assert [row["outcome"] for row in again["rows"]] == ["already_proposed", "error"]
+    assert (again["to_propose"], again["already_proposed"]) == (0, 1)
+    assert confirmed["to_propose"] == 0
+    assert Proposal.objects.count() == 1
+
+
+def test_a_reporter_sees_only_its_own_imports_and_an_analyst_sees_all(
+    reporter_api, analyst, measure
+):
+    theirs = services.check_file(
+        data=csv_bytes(ROWS), filename="theirs.csv", by=analyst, channel="api", today=TODAY
+    )
+    mine = upload(reporter_api, csv_bytes(ROWS), "mine.csv").json()
+
+    listed = reporter_api.get(reverse("import-list")).json()["results"]
+    hidden = reporter_api.get(reverse("import-detail", args=[theirs.pk]))
+    confirm_theirs = reporter_api.post(reverse("import-confirm", args=[theirs.pk]))
+    seen_by_analyst = authenticated_as(APIClient(), analyst).get(reverse("import-list")).json()
+
+    assert [item["filename"] for item in listed] == ["mine.csv"]
+    assert hidden.status_code == confirm_theirs.status_code == 404
+    assert {item["id"] for item in seen_by_analyst["results"]} == {theirs.pk, mine["id"]}
+    assert not Import.objects.get(pk=theirs.pk).confirmed
+
+
+def test_an_analyst_may_not_confirm_a_reporters_import(reporter_api, analyst, measure):
+    created = upload(reporter_api, csv_bytes(ROWS)).json()
+    analyst_api = authenticated_as(APIClient(), analyst)
+
+    response = analyst_api.post(reverse("import-confirm", args=[created["id"]]))
+
+    assert response.status_code == 403
+    assert "Only whoever uploaded this import" in response.json()["detail"]
+    assert not Proposal.objects.exists() and not Import.objects.get().confirmed
+
+
+def test_a_confirmation_refused_now_proposes_nothing_and_names_the_row(reporter_api, measure):
+    created = upload(reporter_api, csv_bytes(ROWS[:1])).json()
+    recording.update_measure(measure=measure, changes={"archived": True})
+
+    response = reporter_api.post(reverse("import-confirm", args=[created["id"]]))
+
+    assert response.status_code == 400
+    assert "archived" in response.json()["row 2"][0]
+    assert not Proposal.objects.exists()

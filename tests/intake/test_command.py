@@ -1,4 +1,5 @@
-"""manage.py import_status_updates FILE [--commit]: a dry run, or a dry run then the record."""
+"""manage.py import_status_updates FILE [--commit] [--user NAME]: a dry run, or a dry run then
+the record (or, for a reporter, the proposals)."""
 
 from io import StringIO
 
@@ -7,6 +8,7 @@ from django.core.management import CommandError, call_command
 
 from intake.models import Import
 from recommendations.models import StatusUpdate
+from review.models import Proposal
 from tests.conftest import TODAY
 from tests.factories import MeasureFactory
 from tests.intake.files import csv_bytes, xlsx_bytes
@@ -100,7 +102,7 @@ def test_messages_come_in_the_language_asked_for(tmp_path, measure):
     [
         (["missing.csv"], "missing.csv"),
         (["{path}", "--user", "nobody"], "There is no user 'nobody'"),
-        (["{path}", "--user", "vic"], "Only analysts may import"),
+        (["{path}", "--user", "vic"], "Only analysts and reporters may import"),
     ],
 )
 def test_what_cannot_run_is_a_command_error(tmp_path, measure, viewer, args, message):
@@ -109,3 +111,24 @@ def test_what_cannot_run_is_a_command_error(tmp_path, measure, viewer, args, mes
 
     with pytest.raises(CommandError, match=message):
         run(*(arg.format(path=path) for arg in args))
+
+
+def test_a_reporters_rows_are_proposed_for_review_in_its_name(tmp_path, measure, reporter):
+    path = tmp_path / "updates.csv"
+    path.write_bytes(csv_bytes(ROWS))
+    history = StatusUpdate.objects.count()
+
+    dry = run(str(path), "--user", "rita")
+    out = run(str(path), "--commit", "--user", "rita")
+
+    assert "2 rows: 1 to propose for review, 0 already proposed, 0 already recorded" in dry
+    assert "Dry run: nothing proposed. Propose the valid rows for review with --commit" in dry
+    assert "Proposed 1 status updates for review (0 already proposed" in out
+    assert StatusUpdate.objects.count() == history
+    proposal = Proposal.objects.get()
+    assert (proposal.proposed_by, proposal.state, proposal.note) == (
+        reporter,
+        "pending",
+        "Plan adopted",
+    )
+    assert Import.objects.filter(route="propose", state="confirmed").count() == 1

@@ -1,5 +1,6 @@
 """manage.py import_status_updates FILE [--commit] [--user NAME]: a spreadsheet of status
-updates, checked row by row in a dry run (nothing recorded) and, with --commit, recorded."""
+updates, checked row by row in a dry run (nothing recorded) and, with --commit, recorded, or
+proposed for review when --user names someone whose updates go to review (a reporter)."""
 
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ class Command(BaseCommand):
     help = (
         "Check a CSV or XLSX file of status updates row by row (a dry run: nothing is "
         "recorded), and with --commit record its valid rows in one transaction, or none if "
-        "any is refused."
+        "any is refused; a reporter's rows (--user) are proposed for review instead."
     )
 
     def add_arguments(self, parser):
@@ -28,12 +29,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--commit",
             action="store_true",
-            help="Record the rows that the dry run found valid (all or none).",
+            help="Record (or propose) the rows that the dry run found valid (all or none).",
         )
         parser.add_argument(
             "--user",
-            help="Record as this user (an analyst or a superuser); by default as no user, "
-            "as the other commands write.",
+            help="Import as this user: an analyst's or a superuser's rows are recorded, a "
+            "reporter's proposed for review in its name; by default as no user (recorded), as "
+            "the other commands write.",
         )
         parser.add_argument("--lang", choices=("en", "zh"), default="en")
         parser.add_argument("--no-progress", action="store_true")
@@ -59,25 +61,25 @@ class Command(BaseCommand):
                 except (ValidationError, PermissionDenied) as error:
                     raise CommandError(" ".join(messages(error))) from None
             self.report(imported)
+            done = "proposed" if imported.proposes else "recorded"
             if not options["commit"]:
+                action = (
+                    "Propose the valid rows for review"
+                    if imported.proposes
+                    else "Record the valid rows"
+                )
                 self.stdout.write(
-                    f"Dry run: nothing recorded. Record the valid rows with --commit, or "
+                    f"Dry run: nothing {done}. {action} with --commit, or "
                     f"confirm import {imported.pk} in the admin or the API."
                 )
                 return
             try:
                 imported = services.confirm(imported, by=user)
-            except ValidationError as error:
+            except (ValidationError, PermissionDenied) as error:
                 raise CommandError(
-                    "Nothing recorded; rows refused now:\n" + "\n".join(messages(error))
+                    f"Nothing {done}; rows refused now:\n" + "\n".join(messages(error))
                 ) from None
-            self.stdout.write(
-                self.style.SUCCESS(
-                    f"Recorded {imported.to_record} status updates "
-                    f"({imported.already} already recorded, {imported.errors} rows with "
-                    f"errors left out); import {imported.pk}."
-                )
-            )
+            self.stdout.write(self.style.SUCCESS(self.confirmed(imported)))
 
     def user(self, username):
         if not username:
@@ -92,6 +94,19 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         return user
 
+    def confirmed(self, imported: Import) -> str:
+        if imported.proposes:
+            return (
+                f"Proposed {imported.to_propose} status updates for review "
+                f"({imported.already_proposed} already proposed, {imported.already} already "
+                f"recorded, {imported.errors} rows with errors left out); import {imported.pk}."
+            )
+        return (
+            f"Recorded {imported.to_record} status updates "
+            f"({imported.already} already recorded, {imported.errors} rows with "
+            f"errors left out); import {imported.pk}."
+        )
+
     def read(self, path: Path) -> bytes:
         try:
             size = path.stat().st_size
@@ -103,9 +118,15 @@ class Command(BaseCommand):
 
     def report(self, imported: Import) -> None:
         encoding = f", read as {imported.get_encoding_display()}" if imported.encoding else ""
+        counted = (
+            f"{imported.to_propose} to propose for review, {imported.already_proposed} already "
+            f"proposed, "
+            if imported.proposes
+            else f"{imported.to_record} to record, "
+        )
         self.stdout.write(
             f"{imported.filename} ({imported.get_format_display()}{encoding}): "
-            f"{imported.rows} rows: {imported.to_record} to record, "
+            f"{imported.rows} rows: {counted}"
             f"{imported.already} already recorded, {imported.errors} with errors."
         )
         errors = imported.row_results.filter(outcome=ImportRow.Outcome.ERROR).order_by("number")
