@@ -3,9 +3,11 @@ The dry run checks each row as one proposal is checked (the review app's rules, 
 ties included), confirmation proposes every valid row or none, and importing again proposes
 nothing."""
 
+import threading
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection
+from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 
 from intake import services
@@ -266,3 +268,50 @@ def test_the_queries_of_a_dry_run_and_a_confirmation_do_not_grow_with_rows(measu
     assert checks[0] == checks[1]
     assert confirms[0] == confirms[1]
     assert again[0] == again[1]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="PostgreSQL: SQLite lets one writer at a time in, so there is no race",
+)
+@pytest.mark.django_db(transaction=True)
+def test_one_file_confirmed_twice_at_once_is_proposed_once(monkeypatch, measures, reporter):
+    """The first confirmation holds the reporter's row while it proposes; the second waits for
+    it, then finds the rows proposed."""
+    first, second = (check(csv_bytes(ROWS[:2]), reporter) for _ in range(2))
+    proposing, release = threading.Event(), threading.Event()
+    real = reviewing.propose_many
+
+    def slow_propose_many(*args, **kwargs):
+        if threading.current_thread().name == "first":
+            proposing.set()
+            assert release.wait(15)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reviewing, "propose_many", slow_propose_many)
+    confirmed = {}
+
+    def run(name, imported):
+        close_old_connections()
+        try:
+            confirmed[name] = services.confirm(imported.pk, by=reporter, today=TODAY)
+        except Exception as error:
+            confirmed[name] = error
+        finally:
+            connection.close()
+
+    a = threading.Thread(target=run, args=("first", first), name="first", daemon=True)
+    a.start()
+    assert proposing.wait(15)
+    b = threading.Thread(target=run, args=("second", second), name="second", daemon=True)
+    b.start()
+    b.join(1)
+    waited = b.is_alive()
+    release.set()
+    a.join(15)
+    b.join(15)
+
+    assert waited, "the second confirmation did not wait for the first"
+    assert (confirmed["first"].to_propose, confirmed["first"].already_proposed) == (2, 0)
+    assert (confirmed["second"].to_propose, confirmed["second"].already_proposed) == (0, 2)
+    assert Proposal.objects.count() == 2
