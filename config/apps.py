@@ -1,8 +1,8 @@
 """Third-party apps under names people read in the admin."""
 
 from axes.apps import AppConfig as AxesAppConfig
-from django_tasks_db.apps import TasksAppConfig as DBTaskAppConfig
 from django.utils.translation import gettext_lazy as _
+from django_tasks_db.apps import TasksAppConfig as DBTaskAppConfig
 
 
 class AxesConfig(AxesAppConfig):
