@@ -4,6 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from recommendations.migrations._sqlite_rebuild import kept_triggers
+
 
 class Migration(migrations.Migration):
 
@@ -12,7 +14,8 @@ class Migration(migrations.Migration):
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
-    operations = [
+    # SQLite rebuilds the table: its append-only and change-counting triggers are kept.
+    operations = kept_triggers('recommendations_statusupdate', [
         migrations.AddField(
             model_name='statusupdate',
             name='approved_by',
@@ -27,4 +30,4 @@ class Migration(migrations.Migration):
             model_name='statusupdate',
             constraint=models.CheckConstraint(condition=models.Q(models.Q(('approved_by__isnull', True), ('proposed_at__isnull', True)), models.Q(('approved_by__isnull', False), ('proposed_at__isnull', False), models.Q(('approved_by', models.F('recorded_by')), _negated=True)), _connector='OR'), name='recommendations_statusupdate_approved_by_another'),
         ),
-    ]
+    ])
