@@ -9,6 +9,8 @@ from recommendations.models import StatusUpdate
 from recommendations.reports.charts import COLOURS, status_bar
 from recommendations.reports.render import mean_over
 from recommendations.text import localized
+from review import panels, selectors, services
+from review.choices import OPEN
 
 from .selectors import home_page
 
@@ -18,9 +20,44 @@ def measure_list(**filters) -> str:
     return f"{url}?{urlencode(filters)}" if filters else url
 
 
+def review_context(request) -> dict:
+    """A reviewer's queue (the oldest pending proposals, each with its review panel), and a
+    proposer's own proposals with what was decided. Five queries at most, whatever the number
+    of proposals."""
+    user, home = request.user, reverse("admin:index")
+    proposals = reverse("admin:review_proposal_changelist")
+    context = {}
+    if services.may_review(user):
+        rows, total = selectors.review_queue()
+        context["review_queue"] = {
+            "panels": [panels.panel(user, proposal, next_url=home) for proposal in rows],
+            "total": total,
+            "all_pending": f"{proposals}?{urlencode({'state__exact': 'pending'})}",
+        }
+    if services.updates_need_review(user):
+        open_, decided = selectors.own_proposals(user)
+        context["own_proposals"] = {
+            "rows": [
+                {
+                    "proposal": proposal,
+                    "title": localized(proposal.measure, "title"),
+                    "link": reverse("admin:review_proposal_change", args=[proposal.pk]),
+                    "open": proposal.state in OPEN,
+                    "decide_url": reverse("admin:review_proposal_decide", args=[proposal.pk]),
+                }
+                for proposal in [*open_, *decided]
+            ],
+            "all": proposals,
+            "add": reverse("admin:review_proposal_add"),
+            "next": home,
+        }
+    return context
+
+
 def home_context(request) -> dict:
     page = home_page(timezone.localdate())
     return {
+        **review_context(request),
         "home": page,
         "overall_bar": status_bar(page.overall.by_status, _("All measures")),
         "overall_mean": mean_over(page.overall),

@@ -2,8 +2,10 @@
 status history is read-only: a new entry goes through services.record_status_update."""
 
 import logging
+from importlib import import_module
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Max, OuterRef, Q, Subquery, TextField
@@ -64,6 +66,23 @@ LANGUAGE_LABELS = {"en": "EN", "zh": "中文"}
 BILINGUAL_TITLE_SEARCH = ("key", "title_zh", "title_en", "description_zh", "description_en")
 
 logger = logging.getLogger(__name__)
+
+
+def review_hook():
+    """The module settings.STATUS_UPDATE_REVIEW names (the review app's), or None: whose
+    status updates go to review (`needs_review(user)`), and the admin's form that proposes
+    one (`admin_proposal_form(initial)`). This app knows nothing else of the review."""
+    path = settings.STATUS_UPDATE_REVIEW
+    return import_module(path) if path else None
+
+
+def proposal_form_for(user, initial: dict) -> str | None:
+    """The admin's proposal form pre-filled with `initial`, when `user`'s status updates go
+    to review (a reporter's; an analyst's under REVIEW_ANALYST_UPDATES); else None."""
+    review = review_hook()
+    if review is None or not review.needs_review(user):
+        return None
+    return review.admin_proposal_form(initial)
 
 
 def add_service_errors(
@@ -474,6 +493,11 @@ class MeasureAdmin(
     def has_delete_permission(self, request, obj=None):
         return False  # every measure has a history: archive it instead
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Whose updates go to review proposes one from here instead of recording it.
+        extra = {"proposal_form": proposal_form_for(request.user, {"measure": object_id})}
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
     @admin.display(description=_("status history"))
     def full_history(self, obj):
         count = obj.status_updates.count()
@@ -530,31 +554,10 @@ class MeasureAdmin(
         self.message_user(request, _("Done."), messages.SUCCESS)
 
 
-class StatusUpdateForm(forms.ModelForm):
-    """Records a new entry. The service checks every rule, the model's own ones included."""
-
-    evidence = forms.ModelMultipleChoiceField(
-        queryset=Evidence.objects.all(),
-        required=False,
-        label=capfirst(_("evidence")),  # as Django writes model fields' labels
-        widget=SafeAutocompleteSelectMultiple(
-            StatusUpdateEvidence._meta.get_field("evidence"), admin.site
-        ),
-    )
-    expected_version = forms.IntegerField(
-        label=_("version the form was loaded at"), widget=forms.HiddenInput, required=False
-    )
-
-    class Meta:
-        model = StatusUpdate
-        fields = ("measure", "status", "progress", "confidence", "effective_date", "note")
-        help_texts = {
-            "note": _(
-                "History is never edited. To correct a mistaken entry, record a new one with "
-                "the same effective date and say here which entry it corrects: both stay in "
-                "the history, and the later one is in force."
-            ),
-        }
+class UpdateFieldsForm(forms.ModelForm):
+    """A form stating a status update (recording one here; proposing one in the review app):
+    only the statuses a new entry may say, a confidence the user picks, and the measure's
+    state now beside the status."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -588,9 +591,36 @@ class StatusUpdateForm(forms.ModelForm):
         return Measure.objects.filter(pk=value).first()
 
     def _post_clean(self):
-        # Model validation is part of the service's check (clean() below); only build the
-        # instance here so that it is not reported twice.
+        # Model validation is part of the service's check (clean()); only build the instance
+        # here so that it is not reported twice.
         self.instance = forms.models.construct_instance(self, self.instance, self._meta.fields)
+
+
+class StatusUpdateForm(UpdateFieldsForm):
+    """Records a new entry. The service checks every rule, the model's own ones included."""
+
+    evidence = forms.ModelMultipleChoiceField(
+        queryset=Evidence.objects.all(),
+        required=False,
+        label=capfirst(_("evidence")),  # as Django writes model fields' labels
+        widget=SafeAutocompleteSelectMultiple(
+            StatusUpdateEvidence._meta.get_field("evidence"), admin.site
+        ),
+    )
+    expected_version = forms.IntegerField(
+        label=_("version the form was loaded at"), widget=forms.HiddenInput, required=False
+    )
+
+    class Meta:
+        model = StatusUpdate
+        fields = ("measure", "status", "progress", "confidence", "effective_date", "note")
+        help_texts = {
+            "note": _(
+                "History is never edited. To correct a mistaken entry, record a new one with "
+                "the same effective date and say here which entry it corrects: both stay in "
+                "the history, and the later one is in force."
+            ),
+        }
 
     def clean(self):
         cleaned = super().clean()
@@ -783,6 +813,31 @@ class StatusUpdateAdmin(GrowingTableAdmin, SafeAutocomplete, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """A user whose status updates go to review records nothing here, whatever the
+        method: they are sent to the proposal form, pre-filled with what this form was given
+        (a correction's values, the measure), and told why. A redirect rather than a proposal
+        made in save_model: the proposal form and its page say what will happen (another
+        person approves before anything is recorded), where this form would say "Recorded";
+        and the review app, not this one, keeps its form and its rules (review_hook)."""
+        wanted = {
+            name: request.GET[name]
+            for name in ("measure", *CORRECTION_FIELDS)
+            if request.GET.get(name, "") != ""
+        }
+        proposal_form = proposal_form_for(request.user, wanted)
+        if proposal_form is not None:
+            self.message_user(
+                request,
+                _(
+                    "Your status updates go to review: propose this one here. Another person "
+                    "approves it before it is recorded."
+                ),
+                messages.INFO,
+            )
+            return HttpResponseRedirect(proposal_form)
+        return super().add_view(request, form_url, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         update = self.get_object(request, object_id)

@@ -1,11 +1,17 @@
 """Reads of the review app. Each queryset loads what its callers render, so a page of
 proposals costs the same few queries whatever its size."""
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
+from .choices import OPEN, ProposalState
 from .models import Proposal, ProposalDecision, ProposalEvidence, ProposalRevision
 
 SEE_ALL_PERMISSION = "review.view_proposal"
+
+# How many pending proposals the admin's home page shows a reviewer (the oldest: they have
+# waited longest), and how many of a proposer's own open and recently decided ones.
+QUEUE_SHOWN = 10
+OWN_SHOWN = 10
 
 
 def proposals() -> QuerySet[Proposal]:
@@ -40,3 +46,47 @@ def visible_proposals(user, rows: QuerySet[Proposal] | None = None) -> QuerySet[
     if not user.is_authenticated:
         return rows.none()
     return rows.filter(proposed_by=user)
+
+
+def with_latest_decision(rows: QuerySet[Proposal]) -> QuerySet[Proposal]:
+    """`rows` with their measure and proposer, and their latest decision as annotations
+    (`decided_state`, `decided_text`, `decided_by`: a username, `decided_at`; None when
+    none): the comment a proposal pending again was sent back with, or why it was rejected.
+    One query, whatever the rows and their decisions."""
+    latest = ProposalDecision.objects.filter(proposal=OuterRef("pk")).order_by("-at", "-id")
+    return rows.select_related("measure", "proposed_by").annotate(
+        decided_state=Subquery(latest.values("state")[:1]),
+        decided_text=Subquery(latest.values("text")[:1]),
+        decided_by=Subquery(latest.values("by__username")[:1]),
+        decided_at=Subquery(latest.values("at")[:1]),
+    )
+
+
+def with_review_panel(rows: QuerySet[Proposal]) -> QuerySet[Proposal]:
+    """`rows` with all a review panel shows: with_latest_decision, and the evidence cited
+    (each piece's id, key and claim): two queries for any number of rows."""
+    cited = ProposalEvidence.objects.select_related("evidence").only(
+        "proposal", "evidence", "evidence__key", "evidence__claim_zh", "evidence__claim_en"
+    )
+    return with_latest_decision(rows).prefetch_related(
+        Prefetch("evidence_links", cited.order_by("evidence_id"))
+    )
+
+
+def review_queue(*, limit: int = QUEUE_SHOWN) -> tuple[list[Proposal], int]:
+    """The first `limit` pending proposals, oldest first, ready for their review panels, and
+    how many are pending in all. Three queries (the count; the rows; their evidence), both
+    read from the index on (state, id)."""
+    pending = Proposal.objects.filter(state=ProposalState.PENDING)
+    rows = list(with_review_panel(pending).order_by("id")[:limit])
+    return rows, pending.count()
+
+
+def own_proposals(user, *, limit: int = OWN_SHOWN) -> tuple[list[Proposal], list[Proposal]]:
+    """`user`'s open proposals (pending, or with changes requested), oldest first, and
+    their latest final ones (approved, rejected, withdrawn), the last decided first: at most
+    `limit` of each, with their latest decision. Two queries."""
+    mine = with_latest_decision(Proposal.objects.filter(proposed_by=user))
+    open_ = list(mine.filter(state__in=OPEN).order_by("id")[:limit])
+    decided = list(mine.exclude(state__in=OPEN).order_by("-updated_at", "-id")[:limit])
+    return open_, decided

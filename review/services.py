@@ -1,7 +1,8 @@
 """Writes of the review app: propose a status update, revise it, and decide on it.
 
-Every rule lives here, and the API, spreadsheet intake (`propose_many`, the batch form of
-`propose`) and, later, the admin's review queue call these functions. The rules of a status
+Every rule lives here, and the API, the admin (its review queue, its proposal forms, which
+call the check_* functions before writing) and spreadsheet intake (`propose_many`, the batch
+form of `propose`) call these functions. The rules of a status
 update itself are not repeated: a proposal is checked by
 recommendations.services.check_update_allowed when it is submitted and revised (against the
 measure's state then), and approving it records it through
@@ -133,6 +134,27 @@ def check_proposer(user, proposal: Proposal, message: str) -> None:
         raise PermissionDenied(message)
 
 
+def may_decide(user, proposal: Proposal) -> bool:
+    """Whether `user` may decide on `proposal` now: a reviewer, not its proposer, and the
+    proposal pending. What a page offers; the decision itself checks again."""
+    try:
+        check_may_decide(user, proposal)
+    except PermissionDenied:
+        return False
+    return proposal.state == ProposalState.PENDING
+
+
+def may_revise(user, proposal: Proposal) -> bool:
+    """Whether `user` may revise or withdraw `proposal` now: its proposer, while it is open
+    (pending, or with changes requested), still holding `review.add_proposal`."""
+    return (
+        user.is_authenticated
+        and user.pk == proposal.proposed_by_id
+        and proposal.state in OPEN
+        and user.has_perm(PROPOSE_PERMISSION)
+    )
+
+
 # Reading what a write needs
 
 
@@ -177,6 +199,91 @@ def _refuse_unless(proposal: Proposal, states: tuple, message: str) -> None:
         )
 
 
+# Checks a form makes before it writes (the admin's proposal forms), and the writes make again
+
+
+def check_proposal(
+    *,
+    measure: Measure,
+    by,
+    status: str,
+    progress: int | None,
+    confidence: str,
+    effective_date: date,
+    note: str,
+    evidence: list[int],
+    today: date,
+) -> None:
+    """Raise unless `by` may propose this update of `measure` now: PermissionDenied when
+    `by` may not propose for it, ValidationError keyed by field when evidence is unknown or a
+    rule of history refuses the update (recommendations.services.check_update_allowed)."""
+    check_may_propose(by, measure)
+    check_evidence_exists(evidence)
+    check_update_allowed(
+        measure=measure,
+        status=status,
+        progress=progress,
+        confidence=confidence,
+        effective_date=effective_date,
+        note=note,
+        evidence=evidence,
+        today=today,
+    )
+
+
+def check_revisable(changes: dict) -> None:
+    """Raise ValidationError, keyed by each, when `changes` names a field a revision cannot
+    change."""
+    unknown = sorted(set(changes) - set(REVISABLE))
+    if unknown:
+        raise ValidationError(
+            {field: _("This field cannot be changed in a revision.") for field in unknown}
+        )
+
+
+def check_revision(
+    *, proposal: Proposal, changes: dict, by, today: date
+) -> tuple[dict, list[int], list[int]]:
+    """Raise unless `by` may revise `proposal` (locked: lock_proposal) with `changes` now:
+    PermissionDenied when `by` is not its proposer or may no longer propose for its
+    measure; TransitionRefused when it is not open; ValidationError for an unknown field, a
+    revision that changes nothing, or a rule that refuses the update.
+
+    Returns the revised update's fields (REVISABLE but evidence), the evidence ids it cites
+    and those it cited before.
+    """
+    check_revisable(changes)
+    check_proposer(by, proposal, _("Only its proposer may revise a proposal."))
+    _refuse_unless(
+        proposal,
+        OPEN,
+        _(
+            "Proposal %(id)s is “%(state)s”: only a pending proposal, or one with changes "
+            "requested, can be revised."
+        ),
+    )
+    measure = Measure.objects.get(pk=proposal.measure_id)
+    check_may_propose(by, measure)
+    current_ids = list(proposal.evidence_links.order_by("pk").values_list("evidence_id", flat=True))
+    ids = evidence_ids(changes["evidence"]) if "evidence" in changes else current_ids
+    fields = {
+        name: changes.get(name, getattr(proposal, name)) for name in REVISABLE if name != "evidence"
+    }
+    fields["note"] = (fields["note"] or "").strip()
+    unchanged = all(getattr(proposal, name) == value for name, value in fields.items())
+    if unchanged and set(ids) == set(current_ids):
+        raise ValidationError(
+            {
+                "non_field_errors": _(
+                    "This revision changes nothing: the proposal already says this."
+                )
+            }
+        )
+    check_evidence_exists(ids)
+    check_update_allowed(measure=measure, evidence=ids, today=today, **fields)
+    return fields, ids, current_ids
+
+
 # Writes
 
 
@@ -209,10 +316,9 @@ def propose(
         target = Measure.objects.get(pk=measure.pk if isinstance(measure, Measure) else measure)
         if expected_version is not None and expected_version != target.version:
             raise StaleVersion(measure=target, expected=expected_version)
-        check_may_propose(by, target)
-        check_evidence_exists(ids)
-        check_update_allowed(
+        check_proposal(
             measure=target,
+            by=by,
             status=status,
             progress=progress,
             confidence=confidence,
@@ -256,46 +362,13 @@ def revise(
     ValidationError for an unknown field, a revision that changes nothing, or a rule that
     refuses the update. Nothing is written then.
     """
-    unknown = sorted(set(changes) - set(REVISABLE))
-    if unknown:
-        raise ValidationError(
-            {field: _("This field cannot be changed in a revision.") for field in unknown}
-        )
+    check_revisable(changes)
     today = today or timezone.localdate()
     with transaction.atomic():
         locked = lock_proposal(proposal, expected_version=expected_version)
-        check_proposer(by, locked, _("Only its proposer may revise a proposal."))
-        _refuse_unless(
-            locked,
-            OPEN,
-            _(
-                "Proposal %(id)s is “%(state)s”: only a pending proposal, or one with changes "
-                "requested, can be revised."
-            ),
+        fields, ids, current_ids = check_revision(
+            proposal=locked, changes=changes, by=by, today=today
         )
-        measure = Measure.objects.get(pk=locked.measure_id)
-        check_may_propose(by, measure)
-        current_ids = list(
-            locked.evidence_links.order_by("pk").values_list("evidence_id", flat=True)
-        )
-        ids = evidence_ids(changes["evidence"]) if "evidence" in changes else current_ids
-        fields = {
-            name: changes.get(name, getattr(locked, name))
-            for name in REVISABLE
-            if name != "evidence"
-        }
-        fields["note"] = fields["note"].strip()
-        unchanged = all(getattr(locked, name) == value for name, value in fields.items())
-        if unchanged and set(ids) == set(current_ids):
-            raise ValidationError(
-                {
-                    "non_field_errors": _(
-                        "This revision changes nothing: the proposal already says this."
-                    )
-                }
-            )
-        check_evidence_exists(ids)
-        check_update_allowed(measure=measure, evidence=ids, today=today, **fields)
         now = timezone.now()
         for name, value in fields.items():
             setattr(locked, name, value)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import pytest
+from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -30,7 +31,10 @@ from recommendations.choices import Status
 from recommendations.models import InnovationMechanism, Measure
 from recommendations.reports.snapshots import save_report
 from recommendations.reports.status import build_status_report
+from recommendations.roles import REPORTER
 from review import services
+from review.choices import ProposalState
+from review.models import Proposal
 from tests.conftest import TODAY, api_token, app_models, empty_inlines, stored_state
 from tests.factories import (
     EvidenceFactory,
@@ -404,14 +408,52 @@ def open_the_import_upload_page(browser: Client, measure: Measure):
     return browser.get(reverse("admin:intake_import_add"))
 
 
+def open_the_home_page(browser: Client, measure: Measure):
+    return browser.get(reverse("admin:index"))
+
+
+def open_the_proposal_list(browser: Client, measure: Measure):
+    return browser.get(reverse("admin:review_proposal_changelist"))
+
+
+def open_the_proposal_add_page(browser: Client, measure: Measure):
+    return browser.get(reverse("admin:review_proposal_add"), {"measure": measure.pk})
+
+
+def post_a_request_for_changes(browser: Client, measure: Measure):
+    """From a review panel: send another reporter's proposal back (which leaves the measure
+    as it is)."""
+    rex = User.objects.create_user("rex", is_staff=True)
+    rex.groups.add(Group.objects.get(name=REPORTER))
+    proposal = services.propose(
+        measure=measure,
+        status=Status.PLANNED,
+        progress=10,
+        effective_date=date(2026, 1, 1),
+        by=rex,
+        today=TODAY,
+    )
+    return browser.post(
+        reverse("admin:review_proposal_decide", args=[proposal.pk]),
+        {"action": "request_changes", "text": "Which plan?", "expected_version": 1},
+    )
+
+
 ADMIN_DOORS = {
     # door: status for (anonymous, no role, viewer, reporter, analyst, superuser)
     open_the_measure_changelist: (302, 403, 200, 200, 200, 200),
-    open_the_status_update_add_page: (302, 403, 403, 403, 200, 200),
+    # A reporter is sent to the proposal form.
+    open_the_status_update_add_page: (302, 403, 403, 302, 200, 200),
     post_a_measure_change: (302, 403, 403, 403, 302, 302),
     # A reporter imports (its rows are proposed) and lists its own imports.
     open_the_import_changelist: (302, 403, 403, 200, 200, 200),
     open_the_import_upload_page: (302, 403, 403, 200, 200, 200),
+    open_the_home_page: (302, 200, 200, 200, 200, 200),
+    # A reporter lists their own proposals.
+    open_the_proposal_list: (302, 403, 200, 200, 200, 200),
+    open_the_proposal_add_page: (302, 403, 403, 200, 403, 403),
+    # A reporter does not see another's proposal.
+    post_a_request_for_changes: (302, 403, 403, 404, 302, 302),
 }
 
 
@@ -448,3 +490,5 @@ def test_each_role_gets_the_expected_status_from_the_admin(admin_as, door, role,
     measure.refresh_from_db()
     changed = (measure.title_en, measure.version) != ("Original", 1)
     assert changed == (door is post_a_measure_change and role in ("analyst", "superuser"))
+    sent_back = Proposal.objects.filter(state=ProposalState.CHANGES_REQUESTED).exists()
+    assert sent_back == (door is post_a_request_for_changes and role in ("analyst", "superuser"))

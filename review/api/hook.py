@@ -1,8 +1,12 @@
-"""What POST /api/v1/measures/{id}/status-updates/ asks (settings.STATUS_UPDATE_REVIEW):
-whether the user's updates go to review, and if so, to propose the update instead of
-recording it. The recommendations app knows nothing else of this one."""
+"""What the recommendations app asks of this one (settings.STATUS_UPDATE_REVIEW): whether
+the user's updates go to review, and if so, to propose the update instead of recording it —
+POST /api/v1/measures/{id}/status-updates/ through propose(), the admin's record form by
+sending the user to admin_proposal_form(). The recommendations app knows nothing else of
+this one."""
 
 from django.http import Http404
+from django.urls import reverse
+from django.utils.http import urlencode
 from rest_framework.response import Response
 
 from recommendations.api.serializers import StatusUpdateInputSerializer
@@ -38,3 +42,10 @@ def propose(request, measure_id) -> Response:
     ).data
     # A plain str: DRF's Hyperlink is a str subclass that WSGI servers refuse.
     return Response(body, status=202, headers={"Location": str(body["url"])})
+
+
+def admin_proposal_form(initial: dict) -> str:
+    """The admin's form that proposes a status update, pre-filled with `initial` (any of
+    measure, status, progress, confidence, effective_date, note)."""
+    url = reverse("admin:review_proposal_add")
+    return f"{url}?{urlencode(initial)}" if initial else url

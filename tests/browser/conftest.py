@@ -26,7 +26,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from recommendations.roles import ANALYST, VIEWER
+from recommendations.roles import ANALYST, REPORTER, VIEWER
 from tests.serving import (
     ROOT,
     AppServer,
@@ -42,6 +42,7 @@ from .support import (
     ANALYST_USER,
     PASSWORD,
     REGRESSION_MEASURE,
+    REPORTER_USER,
     VIEWER_USER,
     page_path,
     sign_in,
@@ -116,7 +117,7 @@ def pytest_terminal_summary(terminalreporter):
 # The served app
 
 
-# One process, so that Django starts once: `make run`'s migrate and load_seed, the two users,
+# One process, so that Django starts once: `make run`'s migrate and load_seed, the users,
 # measure 3.3 partially implemented, a published report snapshot, and a spreadsheet checked.
 SET_UP = """
 import sys
@@ -129,7 +130,8 @@ from recommendations.models import Measure
 
 call_command("migrate", interactive=False, verbosity=0)
 call_command("load_seed", verbosity=0)
-for username, group in ((ANALYST_USER, ANALYST), (VIEWER_USER, VIEWER)):
+users = ((ANALYST_USER, ANALYST), (VIEWER_USER, VIEWER), (REPORTER_USER, REPORTER))
+for username, group in users:
     user = User.objects.create_user(username, password=PASSWORD, is_staff=True)
     user.groups.add(Group.objects.get(name=group))
 today = timezone.localdate()
@@ -159,8 +161,10 @@ def set_up_script(report_output: Path) -> str:
     names = {
         "ANALYST_USER": ANALYST_USER,
         "VIEWER_USER": VIEWER_USER,
+        "REPORTER_USER": REPORTER_USER,
         "ANALYST": ANALYST,
         "VIEWER": VIEWER,
+        "REPORTER": REPORTER,
         "PASSWORD": PASSWORD,
         "REGRESSION_MEASURE": REGRESSION_MEASURE,
         "REPORT_OUTPUT": str(report_output),
@@ -201,7 +205,8 @@ class ServedApp:
 @pytest.fixture(scope="package")
 def served():
     """The app as `make run` serves it (DEBUG=1, runserver), migrated and seeded, with an
-    analyst and a viewer, a published report snapshot, and measure 3.3 partially implemented."""
+    analyst, a viewer and a reporter, a published report snapshot, and measure 3.3 partially
+    implemented."""
     with tempfile.TemporaryDirectory(prefix="tracker-browser-") as folder:
         folder = Path(folder)
         name = f"{settings.DATABASES['default']['NAME']}_browser_{os.getpid()}"[-63:]

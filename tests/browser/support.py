@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from django.utils import translation
 
 PASSWORD = "correct horse battery staple"
-ANALYST_USER, VIEWER_USER = "analyst", "viewer"
+ANALYST_USER, VIEWER_USER, REPORTER_USER = "analyst", "viewer", "reporter"
 # Measure 3.3 starts the session partially implemented, so that going back needs a note.
 REGRESSION_MEASURE = "3.3"
 

@@ -1,6 +1,6 @@
-"""Every admin page an analyst, a viewer or a superuser can open reads in Chinese in zh-hans:
-Django's own words included, data (the seed's and the tests' records, in whichever language
-they are written) excepted."""
+"""Every admin page an analyst, a viewer, a reporter or a superuser can open reads in Chinese
+in zh-hans: Django's own words included, data (the seed's and the tests' records, in
+whichever language they are written) excepted."""
 
 import json
 import re
@@ -21,6 +21,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from evidence.models import Evidence, EvidenceMeasure
 from intake.services import check_file
 from recommendations.models import IdempotencyKey, Measure
 from recommendations.reports.snapshots import save_report
@@ -241,9 +242,45 @@ def seeded(django_user_model):
     review.request_changes(proposal=proposal, by=analyst, comment="Which banks?")
     review.revise(proposal=proposal, changes={"progress": 40}, by=reporter, today=date(2026, 6, 30))
     review.approve(proposal=proposal, by=analyst, today=date(2026, 6, 30))
+    # In the analysts' queue: a proposal revised after a request for changes, citing
+    # evidence; another sent back, on its proposer's home page; and one rejected.
+    others = list(Measure.objects.order_by("code")[1:4])
+    waiting = review.propose(
+        measure=others[0],
+        status="planned",
+        progress=10,
+        effective_date=date(2026, 3, 1),
+        evidence=[evidence_on(others[0])],
+        by=reporter,
+        today=date(2026, 6, 30),
+    )
+    review.request_changes(proposal=waiting, by=analyst, comment="Which plan?")
+    review.revise(proposal=waiting, changes={"progress": 15}, by=reporter, today=date(2026, 6, 30))
+    for measure, decide in ((others[1], review.request_changes), (others[2], review.reject)):
+        sent = review.propose(
+            measure=measure,
+            status="planned",
+            progress=5,
+            effective_date=date(2026, 3, 1),
+            by=reporter,
+            today=date(2026, 6, 30),
+        )
+        text = (
+            {"comment": "Cite the plan"} if decide is review.request_changes else {"reason": "No"}
+        )
+        decide(proposal=sent, by=analyst, **text)
     # The reporter's own import, whose rows would be proposed.
     check_file(data=spreadsheet, filename="mine.csv", by=reporter, channel="admin")
     return {"root": root, "ana": analyst, "vic": viewer, "rita": reporter}
+
+
+def evidence_on(measure):
+    """A piece of evidence supporting `measure` (the seed's first, linked to it)."""
+    evidence = Evidence.objects.order_by("pk").first()
+    EvidenceMeasure.objects.get_or_create(
+        evidence=evidence, measure=measure, defaults={"stance": "supports"}
+    )
+    return evidence
 
 
 def admin_pages(user) -> list[str]:

@@ -45,7 +45,8 @@ def test_every_admin_list_and_add_page_renders(admin_client, model):
     assert listing.status_code == 200
     # Published reports come from the status_report command, keys from API requests.
     # Sign-in records are django-axes's own, read-only; so is the audit trail; evidence
-    # revisions come from saves; proposals from the review services (API), for now.
+    # revisions come from saves; proposals are added by those whose updates go to review
+    # (never a superuser, who records).
     read_only = (
         model in (ReportSnapshot, IdempotencyKey, EvidenceRevision)
         or opts.app_label in ("axes", "audit")
