@@ -306,6 +306,12 @@ EXPECTED_QUERIES = {
     },
     "rita": {
         "home": 9,
+        # Its own imports only.
+        "intake.import list": 6,
+        "intake.import add": 4,
+        "intake.import change": 6,
+        "intake.import history": 6,
+        "intake app": 4,
         "recommendations.pillar list": 7,
         "recommendations.pillar change": 6,
         "recommendations.pillar history": 7,
@@ -437,6 +443,7 @@ def world(django_user_model):
     ReporterInstitution.objects.create(user=rita, institution=Institution.objects.first())
     spreadsheet = csv_bytes([["1.1", "planned", "10", "2025-06-01", "high", "", ""]])
     check_file(data=spreadsheet, filename="updates.csv", by=ana, channel="admin")
+    check_file(data=spreadsheet, filename="mine.csv", by=rita, channel="admin")
     request = RequestFactory().get("/")
     request.user = root
     # The record each model's pages open: the first its admin lists, kept as the data grows.
@@ -751,6 +758,9 @@ def pages(world, user) -> dict[str, str]:
         if model_admin.has_add_permission(request):
             found[f"{label} add"] = reverse(f"{name}_add")
         obj = chosen[model]
+        if user.groups.filter(name=REPORTER).exists():
+            # A reporter opens only its own imports and proposals: its first one.
+            obj = model_admin.get_queryset(request).order_by("pk").first() or obj
         found[f"{label} change"] = reverse(f"{name}_change", args=[obj.pk])
         found[f"{label} history"] = reverse(f"{name}_history", args=[obj.pk])
     for label in sorted(app_labels):
