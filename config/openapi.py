@@ -120,6 +120,14 @@ TAGS = [
         "name": "imports",
         "description": "Spreadsheets of status updates: a dry run on upload, then confirmation.",
     },
+    {
+        "name": "follows",
+        "description": "The measures, pillars and risks you follow: your digest tells of them.",
+    },
+    {
+        "name": "digest-settings",
+        "description": "How often, in which language and where your digest goes.",
+    },
 ]
 
 

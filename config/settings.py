@@ -98,6 +98,9 @@ INSTALLED_APPS = [
     # The outbox: an event per change, written in the change's transaction. It reads every
     # app above (their signals and API serializers); none of them reads it.
     "events",
+    # Follows of measures, pillars and risks, and the digests of what changed in them: it
+    # reads the outbox (events) and the recommendations app; none of them reads it.
+    "follows",
     # Background work on Django's task framework (the backport of Django 6's django.tasks)
     # with its database backend: a queue in PostgreSQL (or SQLite), no extra server.
     "django_tasks",
@@ -307,6 +310,29 @@ TASKS = {
         "QUEUES": ["default", "webhooks", "digests"],
     }
 }
+
+# Digests (README, "Follows and digests") go through Django's e-mail backend: SMTP when
+# EMAIL_HOST is set, otherwise the console (the worker's standard output), which suits local
+# work. EMAIL_BACKEND names any other backend.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+if EMAIL_USE_SSL:
+    EMAIL_USE_TLS = False  # implicit TLS (port 465) instead of STARTTLS; Django refuses both
+# A server that does not answer fails the send (retried at the next run), never hangs a worker.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Policy tracker <tracker@localhost>")
+# How many times one period's digest is tried when the mail server refuses it.
+DIGEST_MAX_ATTEMPTS = env_int("DIGEST_MAX_ATTEMPTS", 3)
 
 # Where the API is reached from outside: the links inside event payloads (webhooks, digests)
 # are built against it, not against whichever request caused the change.

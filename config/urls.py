@@ -8,6 +8,7 @@ from rest_framework import routers
 from audit.api.urls import routes as audit_routes
 from config.api import api_not_found
 from evidence.api.urls import routes as evidence_routes
+from follows.api.urls import routes as follow_routes
 from intake.api.urls import routes as intake_routes
 from recommendations.api.urls import routes as recommendation_routes
 from review.api.urls import routes as review_routes
@@ -41,6 +42,7 @@ for prefix, viewset, basename in (
     *audit_routes,
     *review_routes,
     *intake_routes,
+    *follow_routes,
 ):
     router.register(prefix, viewset, basename=basename)
 
@@ -53,6 +55,8 @@ urlpatterns = [
     # Lists as files (the exports app), beside the lists they export.
     path("api/v1/", include("exports.api.urls")),
     path("api/v1/", include(router.urls)),
+    # One's own digest settings: a single record, not a collection.
+    path("api/v1/", include("follows.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Its start-up script is a file of its own, so the page runs under a CSP with no inline
     # script.
