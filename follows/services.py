@@ -218,7 +218,8 @@ def send_due_digests(
     outcomes = Counter()
     recipients = due_recipients(today=today, frequency=frequency)
     pending = [r for r in recipients if may_send(r.claim)]
-    outcomes["skipped"] += len(recipients) - len(pending)
+    if len(pending) < len(recipients):
+        outcomes["skipped"] += len(recipients) - len(pending)
     if not pending:
         return outcomes
     connection = mail.get_connection()
@@ -229,7 +230,7 @@ def send_due_digests(
     try:
         for recipient in pending:
             outcome = send_digest(recipient=recipient, today=today, now=now, connection=connection)
-            outcomes[outcome] += 1
+            outcomes[str(outcome)] += 1
             if progress is not None:
                 progress(recipient, outcome)
     finally:
