@@ -113,7 +113,7 @@ def update_digest_settings(
         return row
     for name, value in changed.items():
         setattr(row, name, value)
-    row.version += 1
+    row.version = current.version + 1  # 1 for settings made by this change
     row.updated_at = timezone.now()
     row.full_clean()
     row.save()

@@ -8,8 +8,9 @@ viewer or a reporter and a success for an analyst or a superuser. The review's w
 exceptions the table spells out: a reporter's status update is proposed (202), a proposal is
 revised or withdrawn by its proposer only (the world's is the reporter's), and decided on by
 reviewers. Spreadsheet imports are not for viewers: a viewer's read is a 403 too; a reporter
-imports (its rows are proposed) and sees only its own imports, so another's is a 404 to it. A
-refused request writes nothing.
+imports (its rows are proposed) and sees only its own imports, so another's is a 404 to it.
+Follows and digest settings are everyone's own: any role adds and removes its follows and
+changes its settings. A refused request writes nothing.
 """
 
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from rest_framework.test import APIClient
 
 from evidence.choices import Attribution, Reliability, SourceKind
 from evidence.revisions import record_revisions
+from follows.services import follow
 from intake.services import check_file
 from recommendations.choices import Status
 from recommendations.models import InnovationMechanism, Measure
@@ -49,7 +51,7 @@ from tests.intake.files import csv_bytes
 pytestmark = pytest.mark.django_db
 
 # Where an API write may land.
-WRITTEN = app_models("recommendations", "evidence", "review", "intake")
+WRITTEN = app_models("recommendations", "evidence", "review", "intake", "follows")
 
 API_PREFIX = "api/v1/"
 ROLES = ("anonymous", "no role", "viewer", "reporter", "analyst", "superuser")
@@ -76,6 +78,10 @@ class Route:
 PROPOSER_ONLY = {"reporter": 200, "analyst": 403, "superuser": 403}
 # An import (the world's was uploaded by a command): a reporter sees, and confirms, only its own.
 NOT_THE_REPORTERS = {"reporter": 404}
+
+
+def EVERY_ROLE(code: int) -> dict[str, int]:  # noqa: N802 (reads as a constant)
+    return {"viewer": code, "reporter": code}
 
 
 # Every route under /api/v1/, by URL name. A route missing here fails
@@ -123,6 +129,10 @@ ROUTES = {
         "import", {"POST": 200}, {"POST": NOT_THE_REPORTERS}, reads=False, not_for_viewers=True
     ),
     "import-template": Route(not_for_viewers=True),
+    # Everyone with a role follows things and sets their digest; only their own.
+    "follow-list": Route(None, {"POST": 201}, {"POST": EVERY_ROLE(201)}),
+    "follow-detail": Route("follow", {"DELETE": 204}, {"DELETE": EVERY_ROLE(204)}),
+    "digest-settings": Route(None, {"PATCH": 200}, {"PATCH": EVERY_ROLE(200)}),
 }
 
 
@@ -190,8 +200,11 @@ class World:
 
     records: dict
 
-    def url(self, name: str) -> str:
+    def url(self, name: str, role: str | None = None) -> str:
         record = ROUTES[name].record
+        if record == "follow":  # one's own: each role's user follows something
+            follows = self.records["follows"]
+            return reverse(name, args=[follows.get(role, follows["superuser"]).pk])
         if record == "revision":  # named by its evidence and version
             revision = self.records[record]
             return reverse(name, args=[revision.evidence_id, revision.version])
@@ -199,8 +212,17 @@ class World:
 
 
 @pytest.fixture
-def world(reporter) -> World:
+def world(reporter, viewer, analyst, admin_user) -> World:
     measure = MeasureFactory()
+    follows = {
+        role: follow(user=user, pillar=measure.pillar)
+        for role, user in [
+            ("viewer", viewer),
+            ("reporter", reporter),
+            ("analyst", analyst),
+            ("superuser", admin_user),
+        ]
+    }
     source = SourceFactory()
     snapshot, _created = save_report(
         report=build_status_report(since=date(2025, 12, 31), until=date(2026, 3, 31))
@@ -233,6 +255,7 @@ def world(reporter) -> World:
                 today=TODAY,
             ),
             "import": imported,
+            "follows": follows,
         }
     )
 
@@ -266,6 +289,8 @@ def valid_body(name: str, method: str, world: World) -> dict:
         ("proposal-detail", "PATCH"): {"progress": 40},
         ("proposal-reject", "POST"): {"reason": "No source"},
         ("proposal-request-changes", "POST"): {"comment": "Cite the rules"},
+        ("follow-list", "POST"): {"measure": world.records["measure"].code},
+        ("digest-settings", "PATCH"): {"frequency": "daily"},
         ("import-list", "POST"): {
             "file": SimpleUploadedFile(
                 "f.csv", csv_bytes([["T.0", "planned", "10", "2026-01-01", "high", "", ""]])
@@ -321,17 +346,21 @@ def test_each_role_gets_the_expected_status_from_each_route_and_method(
     body = valid_body(name, method, world)
     before = stored_state(WRITTEN)
 
-    response = send(api, method, world.url(name), body)
+    response = send(api, method, world.url(name, role), body)
 
     assert response.status_code == expected, response.content[:500]
     wrote = stored_state(WRITTEN) != before
-    assert wrote == (method != "GET" and expected in (200, 201, 202))
+    assert wrote == (method != "GET" and expected in (200, 201, 202, 204))
 
 
-# The audit trail names who did what, proposals are claims nobody has accepted yet, and
-# imports name who uploaded what: they stay closed to anonymous clients.
+# The audit trail names who did what, proposals are claims nobody has accepted yet, imports
+# name who uploaded what, and follows and digest settings are a user's own: they stay closed
+# to anonymous clients.
 SIGNED_IN_ONLY = {
     "change-list",
+    "follow-list",
+    "follow-detail",
+    "digest-settings",
     "import-list",
     "import-detail",
     "import-confirm",

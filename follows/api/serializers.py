@@ -74,7 +74,10 @@ class FollowInputSerializer(RefuseUnknownFields, serializers.Serializer):
     )
 
     def validate_measure(self, value):
-        return measure_by_id_or_code(value)
+        try:
+            return measure_by_id_or_code(value)
+        except serializers.ValidationError as error:  # keyed by `measure` already
+            raise serializers.ValidationError(error.detail["measure"]) from None
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
