@@ -139,7 +139,7 @@ def test_the_follow_list_reads_the_same_queries_for_any_number_of_follows(
     reader_api, reader, django_assert_num_queries
 ):
     risk = RiskFactory()
-    for n in range(4):
+    for _n in range(4):
         measure = MeasureFactory()
         MeasureRisk.objects.create(measure=measure, risk=risk)
         Follow.objects.create(user=reader, measure=measure)
