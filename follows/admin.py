@@ -7,10 +7,16 @@ from django.utils.translation import gettext_lazy as _
 
 from config.admin_paginator import GrowingTableAdmin
 from config.admin_widgets import SafeAutocomplete
-from config.api import request_has_role
 
 from . import services
 from .models import TARGETS, DigestSent, DigestSettings, Follow
+
+
+def has_role(request) -> bool:
+    """A viewer, reporter or analyst (each reads measures), or a superuser. Read from the
+    permissions the admin has loaded for the page anyway: no query of its own."""
+    user = request.user
+    return user.is_active and (user.is_superuser or user.has_perm("recommendations.view_measure"))
 
 
 class OwnRowsAdmin(admin.ModelAdmin):
@@ -23,10 +29,10 @@ class OwnRowsAdmin(admin.ModelAdmin):
         return rows if request.user.is_superuser else rows.filter(user=request.user)
 
     def has_module_permission(self, request):
-        return request_has_role(request)
+        return has_role(request)
 
     def has_view_permission(self, request, obj=None):
-        return request_has_role(request) and self.owns(request, obj)
+        return has_role(request) and self.owns(request, obj)
 
     def owns(self, request, obj) -> bool:
         return obj is None or request.user.is_superuser or obj.user_id == request.user.pk
@@ -84,13 +90,13 @@ class FollowAdmin(GrowingTableAdmin, SafeAutocomplete, OwnRowsAdmin):
         return Follow._meta.get_field(obj.kind).verbose_name
 
     def has_add_permission(self, request):
-        return request_has_role(request)
+        return has_role(request)
 
     def has_change_permission(self, request, obj=None):
         return False
 
     def has_delete_permission(self, request, obj=None):
-        return request_has_role(request) and self.owns(request, obj)
+        return has_role(request) and self.owns(request, obj)
 
     def save_model(self, request, obj, form, change):
         made = services.follow(
@@ -129,14 +135,18 @@ class DigestSettingsAdmin(GrowingTableAdmin, OwnRowsAdmin):
         return obj.address or "–"
 
     def has_add_permission(self, request):
-        if not request_has_role(request):
-            return False
-        if not hasattr(request, "_has_digest_settings"):
-            request._has_digest_settings = DigestSettings.objects.filter(user=request.user).exists()
-        return not request._has_digest_settings
+        return has_role(request)
+
+    def get_changeform_initial_data(self, request):
+        # One set per user: adding them again starts from the ones saved, and saving changes
+        # them (services.update_digest_settings makes or changes them).
+        existing = DigestSettings.objects.filter(user=request.user).first()
+        if existing is None:
+            return super().get_changeform_initial_data(request)
+        return {name: getattr(existing, name) for name in services.SETTINGS_FIELDS}
 
     def has_change_permission(self, request, obj=None):
-        return request_has_role(request) and self.owns(request, obj)
+        return has_role(request) and self.owns(request, obj)
 
     def has_delete_permission(self, request, obj=None):
         return False  # frequency "off" stops the digests
