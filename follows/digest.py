@@ -209,7 +209,9 @@ def state_text(status: str | None, progress: int | None) -> str:
     if status is None:
         return _("no entry")
     label = str(Status(status).label)
-    return label if progress is None else f"{label} ({progress}%)"
+    if progress is None:
+        return label
+    return _("%(status)s (%(progress)s%%)") % {"status": label, "progress": progress}
 
 
 def measure_lines(entry: MeasureNews) -> list[str]:

@@ -22,6 +22,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from evidence.models import Evidence, EvidenceMeasure
+from follows import services as follows
+from follows.models import DigestSent
 from intake.services import check_file
 from recommendations.models import IdempotencyKey, Measure
 from recommendations.reports.snapshots import save_report
@@ -109,7 +111,16 @@ def page_text(html: str) -> str:
 
 # Where data lives: the tracker's records, the users and groups, sign-in records. (Not the
 # admin's log, whose messages are the admin's words, nor the permissions' names.)
-DATA_APPS = {"recommendations", "evidence", "tokens", "axes", "audit", "review", "intake"}
+DATA_APPS = {
+    "recommendations",
+    "evidence",
+    "tokens",
+    "axes",
+    "audit",
+    "review",
+    "intake",
+    "follows",
+}
 DATA_MODELS = {"auth.User", "auth.Group"}
 NOT_SHOWN = {"recommendations.SeedValue"}
 
@@ -271,6 +282,20 @@ def seeded(django_user_model):
         decide(proposal=sent, by=analyst, **text)
     # The reporter's own import, whose rows would be proposed.
     check_file(data=spreadsheet, filename="mine.csv", by=reporter, channel="admin")
+    # Follows, digest settings and a digest sent for each user, and the digests' next run.
+    for user in (root, analyst, viewer, reporter):
+        follows.follow(user=user, measure=measure)
+        follows.follow(user=user, pillar=measure.pillar)
+        DigestSent.objects.create(
+            user=user,
+            frequency="weekly",
+            period_start=date(2026, 6, 22),
+            period_end=date(2026, 6, 28),
+            state="failed",
+            language="zh",
+            error="SMTPRecipientsRefused",
+        )
+    follows.schedule_next_run(now=now)
     return {"root": root, "ana": analyst, "vic": viewer, "rita": reporter}
 
 

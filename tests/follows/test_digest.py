@@ -187,7 +187,7 @@ def test_the_digest_reads_in_the_reader_s_language(follower):
     assert "3.2 Promote privacy" in text_en
     assert "2026-06-28: Not assessed → Planned (10%)" in text_en
     assert "Promote privacy</a>" in html_en
-    assert subject_zh == "政策建议跟踪：2026-06-29 的变化"
+    assert subject_zh == "政策建议落实追踪：2026-06-29 的变化"
     assert "3.2 推广隐私计算技术" in text_zh
     assert "2026-06-28：未评估 → 已规划（10%）" in text_zh
     assert 'lang="zh-Hans"' in html_zh

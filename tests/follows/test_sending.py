@@ -64,7 +64,7 @@ def test_the_digest_goes_in_chinese_to_a_chinese_reader(follower, news):
     send()
 
     [message] = mail.outbox
-    assert message.subject == "政策建议跟踪：2026-06-29 的变化"
+    assert message.subject == "政策建议落实追踪：2026-06-29 的变化"
 
 
 def test_sending_twice_sends_once(follower, news):
