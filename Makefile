@@ -31,6 +31,8 @@ run: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py load_seed
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py create_local_superuser
+	@# The hourly digest run: planned once here, then each run plans the next.
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py schedule_digests
 	@# One background worker beside the web server (webhooks, digests); both stop together.
 	@trap 'kill 0' INT TERM EXIT; \
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py db_worker --queue-name '*' --reload & \

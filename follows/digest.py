@@ -23,7 +23,7 @@ from recommendations import attention
 from recommendations.choices import Status
 from recommendations.roles import ANALYST
 from recommendations.selectors import live_measure_states
-from recommendations.text import localized
+from recommendations.text import localized, prefers_chinese
 from review.choices import ProposalState
 
 from .choices import DJANGO_LANGUAGE, Frequency
@@ -240,6 +240,16 @@ def measure_lines(entry: MeasureNews) -> list[str]:
     return lines
 
 
+def attention_detail(item: AttentionItem) -> str:
+    """Its status, when it was last assessed and its target date, in the reader's words."""
+    parts = [state_text(item.status, None)]
+    if item.status_effective_date:
+        parts.append(_("last assessed %(day)s") % {"day": item.status_effective_date.isoformat()})
+    if item.target_date:
+        parts.append(_("target %(day)s") % {"day": item.target_date.isoformat()})
+    return ("，" if prefers_chinese() else ", ").join(parts)
+
+
 def subject(digest: Digest) -> str:
     period = digest.period
     if period.frequency == Frequency.DAILY:
@@ -275,8 +285,8 @@ def digest_context(digest: Digest) -> dict:
         ],
         "attention": [
             {
-                "label": kinds[block.kind],
-                "count": block.count,
+                "heading": _("%(label)s (%(count)s)")
+                % {"label": kinds[block.kind], "count": block.count},
                 "more": block.count - len(block.items),
                 "link": absolute(f"{changelist}?{urlencode({'attention': block.kind})}"),
                 "items": [
@@ -284,9 +294,7 @@ def digest_context(digest: Digest) -> dict:
                         "code": item.code,
                         "title": localized(item, "title"),
                         "link": measure_link(item.pk),
-                        "state": state_text(item.status, None),
-                        "last": item.status_effective_date,
-                        "target": item.target_date,
+                        "detail": attention_detail(item),
                     }
                     for item in block.items
                 ],
@@ -294,6 +302,7 @@ def digest_context(digest: Digest) -> dict:
             for block in digest.attention
             if block.count
         ],
+        "colon": "：" if prefers_chinese() else ": ",
         "settings_link": absolute(reverse("admin:follows_digestsettings_changelist")),
         "follows_link": absolute(reverse("admin:follows_follow_changelist")),
     }
