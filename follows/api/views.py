@@ -2,12 +2,24 @@
 manages their own (never anyone else's), whatever else their role allows; reads come from
 selectors, writes go through follows.services."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
 from config.api import COMMON_PARAMS, TrackerPermission, check_query_params, etag, if_match_version
-from config.openapi import ENUM_COMPONENT, ERRORS_READ, ERRORS_WRITE, IDEMPOTENCY_KEY, with_errors
+from config.openapi import (
+    ENUM_COMPONENT,
+    ERROR_RESPONSES,
+    ERRORS_READ,
+    ERRORS_WRITE,
+    IDEMPOTENCY_KEY,
+    with_errors,
+)
 from recommendations.api.idempotency import run_idempotent
 
 from .. import selectors, services
@@ -64,7 +76,10 @@ def language_of(request) -> str | None:
     ),
     destroy=extend_schema(
         summary="Stop following",
-        responses={204: None, **with_errors(None, (401, 403, 404, 429, 503))},
+        responses={
+            204: OpenApiResponse(description="No longer followed."),
+            **{code: ERROR_RESPONSES[code] for code in (400, 401, 403, 404, 429, 503)},
+        },
     ),
 )
 class FollowViewSet(
