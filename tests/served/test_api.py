@@ -548,6 +548,29 @@ def test_a_status_update_cannot_be_deleted(served):
     assert served.call("GET", f"{FEED}{update['id']}/").status_code == 200
 
 
+def test_a_viewer_follows_a_measure_sets_a_daily_digest_and_unfollows(served):
+    follows = "/api/v1/follows/"
+
+    made = served.call("POST", follows, user=VIEWER_USER, json={"measure": "3.2"})
+    settings = served.call("GET", "/api/v1/digest-settings/", user=VIEWER_USER)  # made now
+    listed = served.call("GET", follows, user=VIEWER_USER, params={"kind": "measure"})
+    detail = served.call("GET", made.headers["Location"], user=VIEWER_USER)
+    changed = served.call(
+        "PATCH",
+        "/api/v1/digest-settings/",
+        user=VIEWER_USER,
+        json={"frequency": "daily"},
+        headers={"If-Match": settings.headers["ETag"]},
+    )
+    removed = served.call("DELETE", made.headers["Location"], user=VIEWER_USER)
+
+    assert (settings.status_code, made.status_code, listed.status_code) == (200, 201, 200)
+    assert detail.json()["measure"] == "3.2"
+    assert changed.json()["frequency"] == "daily"
+    assert removed.status_code == 204
+    assert served.call("GET", follows, user=VIEWER_USER).json()["count"] == 0
+
+
 def test_every_operation_of_the_schema_was_exercised(served):
     # Runs after every other test of its server (conftest's collection hook).
     missing = served.checker.operations() - EXERCISED[served.kind]
