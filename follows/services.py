@@ -256,7 +256,7 @@ def schedule_next_run(*, now: datetime) -> DigestRun | None:
     the database backend the task's row is in the same transaction): however many runs,
     workers or starts try, one task is planned per hour, so one chain goes on. Planned runs
     older than RUNS_KEPT are forgotten."""
-    from .tasks import send_due_digests as task
+    from .tasks import send_due_digests as task  # here: the tasks module imports this one
 
     run_at = next_run(now)
     try:

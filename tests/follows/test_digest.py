@@ -220,3 +220,29 @@ def test_building_a_digest_costs_the_same_queries_for_one_event_or_many(
 
     assert len(one.captured_queries) == 5
     assert (small.changes, large.changes) == (1, 13)
+
+
+def test_a_decided_proposal_is_told_with_the_update_it_became(follower, reporter, analyst):
+    from review import services as review
+
+    measure = MeasureFactory(code="3.2")
+    follow(follower, measure=measure)
+    proposal = review.propose(
+        measure=measure,
+        status=Status.PLANNED,
+        progress=10,
+        effective_date=date(2026, 6, 28),
+        note="Plan adopted",
+        by=reporter,
+        today=SEND_DAY,
+    )
+    with happening_at(YESTERDAY):
+        review.approve(proposal=proposal, by=analyst, today=SEND_DAY)
+
+    digest = build_digest(user=follower, period=DAILY, today=SEND_DAY)
+    _subject, text, _html = render_digest(digest, "en")
+
+    [news] = digest.pillars[0].measures
+    assert news.decisions == [("approved", Status.PLANNED)]
+    assert "Proposed update to “Planned”: Approved" in text
+    assert "2026-06-28: Not assessed → Planned (10%)" in text
