@@ -8,8 +8,9 @@ from django.urls import reverse
 
 from follows.choices import DigestState
 from follows.models import DigestSent, DigestSettings, Follow
+from recommendations.models import MeasureRisk
 from tests.conftest import make_user
-from tests.factories import MeasureFactory, PillarFactory
+from tests.factories import MeasureFactory, PillarFactory, RiskFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -147,3 +148,14 @@ def test_the_digests_sent_are_read_only_and_each_user_s_own(viewer_client, viewe
     assert viewer_client.post(
         url("digestsent", "delete", mine.pk), {"post": "yes"}
     ).status_code == (403)
+
+
+@pytest.mark.parametrize("model", ["measure", "pillar", "risk"])
+def test_a_measure_s_pillar_s_or_risk_s_page_offers_to_follow_it(viewer_client, model):
+    measure = MeasureFactory()
+    MeasureRisk.objects.create(measure=measure, risk=RiskFactory())
+    record = {"measure": measure, "pillar": measure.pillar, "risk": measure.risks.get()}[model]
+
+    page = viewer_client.get(reverse(f"admin:recommendations_{model}_change", args=[record.pk]))
+
+    assert f'{url("follow", "add")}?{model}={record.pk}"' in page.content.decode()
