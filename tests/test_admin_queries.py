@@ -26,7 +26,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
-from django_tasks_db.models import DBTaskResult
 
 from audit.models import Change
 from config.admin_paginator import EstimatedCountPaginator
@@ -43,7 +42,7 @@ from evidence.models import (
 )
 from evidence.revisions import record_revisions
 from follows.models import DigestSent, DigestSettings, Follow
-from follows.services import follow, schedule_next_run
+from follows.services import follow
 from intake.models import Import, ImportRow
 from intake.services import check_file
 from recommendations import services
@@ -332,11 +331,6 @@ EXPECTED_QUERIES = {
         "follows.digestsent history": 5,
         "follows app": 2,
         "autocomplete follows.follow.measure": 4,
-        # django-tasks-db's own admin of the task queue.
-        "django_tasks_database.dbtaskresult list": 7,
-        "django_tasks_database.dbtaskresult change": 3,
-        "django_tasks_database.dbtaskresult history": 4,
-        "django_tasks_database app": 2,
     },
     "rita": {
         "home": 9,
@@ -478,8 +472,7 @@ def world(django_user_model):
     spreadsheet = csv_bytes([["1.1", "planned", "10", "2025-06-01", "high", "", ""]])
     check_file(data=spreadsheet, filename="updates.csv", by=ana, channel="admin")
     check_file(data=spreadsheet, filename="mine.csv", by=rita, channel="admin")
-    # Ana's follows, digest settings and a digest sent: the first rows of their lists; and
-    # the digests' next run, a task in the queue.
+    # Ana's follows, digest settings and a digest sent: the first rows of their lists.
     follow(user=ana, measure=Measure.objects.order_by("code").first())
     follow(user=root, pillar=Pillar.objects.order_by("number").first())
     DigestSent.objects.create(
@@ -490,7 +483,6 @@ def world(django_user_model):
         state="sent",
         language="en",
     )
-    schedule_next_run(now=now)
     request = RequestFactory().get("/")
     request.user = root
     # The record each model's pages open: the first its admin lists, kept as the data grows.
@@ -508,8 +500,6 @@ def add_logs(world, count: int) -> None:
     """`count` audit entries and admin-log entries of every chosen record."""
     entries, logs = [], []
     for model, obj in world["chosen"].items():
-        if not isinstance(obj.pk, int):  # a queued task, keyed by a UUID: not in the trail
-            continue
         content_type = ContentType.objects.get_for_model(model)
         for n in range(count):
             entries.append(
@@ -910,8 +900,7 @@ SMALL = {
 def test_every_registered_model_is_known_as_growing_or_small():
     registered = set(admin.site._registry)
 
-    # The task queue's results are django-tasks-db's own admin, for superusers.
-    assert registered - GROWING - SMALL <= {get_user_model(), ApiToken, DBTaskResult}
+    assert registered - GROWING - SMALL <= {get_user_model(), ApiToken}
 
 
 @pytest.mark.parametrize("model", sorted(GROWING, key=str), ids=lambda m: m._meta.label_lower)
