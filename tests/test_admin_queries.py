@@ -472,17 +472,17 @@ def world(django_user_model):
     spreadsheet = csv_bytes([["1.1", "planned", "10", "2025-06-01", "high", "", ""]])
     check_file(data=spreadsheet, filename="updates.csv", by=ana, channel="admin")
     check_file(data=spreadsheet, filename="mine.csv", by=rita, channel="admin")
-    # Ana's follows, digest settings and a digest sent: the first rows of their lists.
-    follow(user=ana, measure=Measure.objects.order_by("code").first())
-    follow(user=root, pillar=Pillar.objects.order_by("number").first())
-    DigestSent.objects.create(
-        user=ana,
-        frequency="weekly",
-        period_start=date(2026, 6, 22),
-        period_end=date(2026, 6, 28),
-        state="sent",
-        language="en",
-    )
+    # Each user's follows, digest settings and a digest sent (each sees only their own).
+    for user in (ana, rita, root):
+        follow(user=user, measure=Measure.objects.order_by("code").first())
+        DigestSent.objects.create(
+            user=user,
+            frequency="weekly",
+            period_start=date(2026, 6, 22),
+            period_end=date(2026, 6, 28),
+            state="sent",
+            language="en",
+        )
     request = RequestFactory().get("/")
     request.user = root
     # The record each model's pages open: the first its admin lists, kept as the data grows.
@@ -811,7 +811,8 @@ def pages(world, user) -> dict[str, str]:
             found[f"{label} add"] = reverse(f"{name}_add")
         obj = chosen[model]
         if user.groups.filter(name=REPORTER).exists():
-            # A reporter opens only its own imports and proposals: its first one.
+            # A reporter opens only its own imports and proposals: its first one (and its
+            # own follows and digests, as everyone does: the first listed is ana's).
             obj = model_admin.get_queryset(request).order_by("pk").first() or obj
         found[f"{label} change"] = reverse(f"{name}_change", args=[obj.pk])
         found[f"{label} history"] = reverse(f"{name}_history", args=[obj.pk])
