@@ -35,6 +35,19 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}") from None
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < float("inf"):
+        raise ImproperlyConfigured(f"{name} must be a number of 0 or more, got {value!r}")
+    return number
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -105,6 +118,9 @@ INSTALLED_APPS = [
     # with its database backend: a queue in PostgreSQL (or SQLite), no extra server.
     "django_tasks",
     "config.apps.TasksDatabaseConfig",
+    # Signed webhooks: subscriptions, a delivery per event planned in the event's transaction,
+    # and the task that POSTs them. It reads the events app; none of the apps above reads it.
+    "webhooks",
     # Failed sign-ins counted in the database, so that every app server locks out alike.
     "config.apps.AxesConfig",
 ]
@@ -337,6 +353,28 @@ DIGEST_MAX_ATTEMPTS = env_int("DIGEST_MAX_ATTEMPTS", 3)
 # Where the API is reached from outside: the links inside event payloads (webhooks, digests)
 # are built against it, not against whichever request caused the change.
 PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Webhooks (README, "Webhooks"). Receivers on private, loopback, link-local, multicast or
+# reserved addresses are refused, when a subscription is saved and again before each attempt,
+# unless this allows them (tests; a receiver on the same private network).
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS")
+# Seconds to connect to a receiver, and to wait for each read of its answer.
+WEBHOOK_CONNECT_TIMEOUT = env_float("WEBHOOK_CONNECT_TIMEOUT", 3)
+WEBHOOK_READ_TIMEOUT = env_float("WEBHOOK_READ_TIMEOUT", 10)
+# How long a worker holds the deliveries it claimed: one killed meanwhile loses them then, and
+# they are attempted again. A worker starts no attempt it could not finish within its lease.
+WEBHOOK_LEASE_SECONDS = env_float("WEBHOOK_LEASE_SECONDS", 60)
+# Retries: the first after about WEBHOOK_RETRY_FIRST_SECONDS, each delay doubling (with
+# jitter) up to WEBHOOK_RETRY_MAX_SECONDS, for WEBHOOK_RETRY_HOURS; then the delivery fails and
+# its subscription is paused.
+WEBHOOK_RETRY_FIRST_SECONDS = env_float("WEBHOOK_RETRY_FIRST_SECONDS", 10)
+WEBHOOK_RETRY_MAX_SECONDS = env_float("WEBHOOK_RETRY_MAX_SECONDS", 6 * 3600)
+WEBHOOK_RETRY_HOURS = env_float("WEBHOOK_RETRY_HOURS", 72)
+# After a secret is rotated, the old one signs too for this long.
+WEBHOOK_SECRET_OVERLAP_HOURS = env_float("WEBHOOK_SECRET_OVERLAP_HOURS", 24)
+# Deliveries one claim takes, and how long one task runs before it hands over to the next.
+WEBHOOK_BATCH = env_int("WEBHOOK_BATCH", 50)
+WEBHOOK_RUN_SECONDS = env_float("WEBHOOK_RUN_SECONDS", 60)
+
 # Spreadsheets of status updates (the intake app): the most rows one file may hold, and its
 # largest size in bytes. Larger files are refused before anything is checked.
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 10_000)
@@ -416,6 +454,9 @@ SPECTACULAR_SETTINGS = {
         "ImportStateEnum": "intake.models.Import.State",
         # What an import's valid rows become: recorded, or proposed for review.
         "ImportRouteEnum": "intake.models.Import.Route",
+        # A webhook delivery's state, and the event types subscriptions name.
+        "DeliveryStateEnum": "webhooks.choices.DeliveryState",
+        "EventTypeEnum": "events.choices.EventType",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

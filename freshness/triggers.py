@@ -45,6 +45,7 @@ TRACKED = (
     "review_proposaldecision",
     "review_proposalevidence",
     "review_proposalrevision",
+    "webhooks_subscription",
 )
 # Tables no API body shows.
 UNTRACKED = (
