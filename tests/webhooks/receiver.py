@@ -55,6 +55,7 @@ class Receiver:
     plan: Callable[["Received", int], Answer] | None = None
     received: list[Received] = field(default_factory=list)
     stalls: list[float] = field(default_factory=list)
+    answer_body: bytes | None = None  # what a 2xx says (default a short JSON)
     server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     release: threading.Event = field(default_factory=threading.Event)
@@ -72,6 +73,7 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as most receivers
+            disable_nagle_algorithm = True  # headers and body go out at once
 
             def do_POST(self):  # noqa: N802 (http.server's name)
                 length = int(self.headers.get("Content-Length", "0"))
@@ -84,6 +86,8 @@ class Receiver:
                 status, headers = receiver.answer(received, received.number)
                 received.answered = status
                 payload = b'{"ok": true}' if 200 <= status < 300 else b"not now"
+                if receiver.answer_body is not None and 200 <= status < 300:
+                    payload = receiver.answer_body
                 try:
                     self.send_response(status)
                     for name, value in {"Content-Length": str(len(payload)), **headers}.items():
