@@ -128,6 +128,11 @@ TAGS = [
         "name": "digest-settings",
         "description": "How often, in which language and where your digest goes.",
     },
+    {
+        "name": "webhooks",
+        "description": "Signed deliveries of every change to receivers: subscriptions, their "
+        "deliveries and attempts, redelivery.",
+    },
 ]
 
 

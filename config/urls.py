@@ -12,6 +12,7 @@ from follows.api.urls import routes as follow_routes
 from intake.api.urls import routes as intake_routes
 from recommendations.api.urls import routes as recommendation_routes
 from review.api.urls import routes as review_routes
+from webhooks.api.urls import routes as webhook_routes
 
 
 class Router(routers.DefaultRouter):
@@ -43,6 +44,7 @@ for prefix, viewset, basename in (
     *review_routes,
     *intake_routes,
     *follow_routes,
+    *webhook_routes,
 ):
     router.register(prefix, viewset, basename=basename)
 

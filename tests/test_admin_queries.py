@@ -29,6 +29,7 @@ from django.utils.http import urlencode
 
 from audit.models import Change
 from config.admin_paginator import EstimatedCountPaginator
+from events.models import Event
 from evidence.admin import REVISIONS_SHOWN
 from evidence.choices import Stance
 from evidence.models import (
@@ -79,6 +80,8 @@ from tests.factories import (
 from tests.intake.files import csv_bytes
 from tokens.models import ApiToken
 from tokens.services import create_token
+from webhooks import services as webhooks
+from webhooks.models import Delivery, DeliveryAttempt, Subscription
 
 pytestmark = pytest.mark.django_db
 
@@ -169,6 +172,7 @@ EXPECTED_QUERIES = {
         "autocomplete recommendations.measurerisk.risk": 6,
         "autocomplete recommendations.statusupdate.measure": 6,
         "autocomplete review.proposal.measure": 6,
+        "autocomplete webhooks.subscription.measure": 6,
         "autocomplete a measure by code": 6,
         "autocomplete evidence by a word": 6,
         "report": 4,
@@ -310,6 +314,7 @@ EXPECTED_QUERIES = {
         "autocomplete recommendations.statusupdate.measure": 4,
         "autocomplete review.proposal.measure": 4,
         "autocomplete tokens.apitoken.user": 4,
+        "autocomplete webhooks.subscription.measure": 4,
         "autocomplete a measure by code": 4,
         "autocomplete evidence by a word": 4,
         "report": 2,
@@ -331,6 +336,18 @@ EXPECTED_QUERIES = {
         "follows.digestsent history": 5,
         "follows app": 2,
         "autocomplete follows.follow.measure": 4,
+        # The list: its rows with each one's pending deliveries (a subquery per row), and the
+        # outbox's depth and oldest event (two).
+        "webhooks.subscription list": 7,
+        "webhooks.subscription add": 3,
+        "webhooks.subscription change": 5,
+        "webhooks.subscription history": 5,
+        "webhooks.delivery list": 5,
+        "webhooks.delivery list of a subscription": 5,
+        "webhooks.delivery list pending": 5,
+        "webhooks.delivery change": 4,
+        "webhooks.delivery history": 5,
+        "webhooks app": 2,
     },
     "rita": {
         "home": 9,
@@ -415,6 +432,7 @@ EXPECTED_QUERIES = {
         "autocomplete recommendations.measurerisk.risk": 6,
         "autocomplete recommendations.statusupdate.measure": 6,
         "autocomplete review.proposal.measure": 6,
+        "autocomplete webhooks.subscription.measure": 6,
         "autocomplete a measure by code": 6,
         "autocomplete evidence by a word": 6,
         "report": 4,
@@ -496,6 +514,11 @@ def world(django_user_model):
             state="sent",
             language="en",
         )
+    hooked = webhooks.create_subscription(owner=root, url="http://127.0.0.1:9/in")
+    webhooks.fan_out([Event.objects.order_by("id").first()])
+    DeliveryAttempt.objects.create(
+        delivery=hooked.deliveries.get(), attempted_at=now, status_code=503, duration_ms=4
+    )
     request = RequestFactory().get("/")
     request.user = root
     # The record each model's pages open: the first its admin lists, kept as the data grows.
@@ -503,7 +526,9 @@ def world(django_user_model):
         model: model_admin.get_queryset(request).order_by("pk").first()
         for model, model_admin in admin.site._registry.items()
     }
-    assert all(obj is not None for obj in chosen.values()), chosen
+    assert all(obj is not None for obj in chosen.values()), [
+        m for m, o in chosen.items() if o is None
+    ]
     world = {"root": root, "ana": ana, "rita": rita, "chosen": chosen}
     add_logs(world, 1)
     return world
@@ -740,6 +765,29 @@ def grow(world) -> None:
         )
         for n in range(MORE)
     )
+    # More subscriptions; the chosen one with many deliveries, each tried many times.
+    subscription = chosen[Subscription]
+    Subscription.objects.bulk_create(
+        Subscription(owner=world["root"], url=f"http://127.0.0.1:9/{n}", secret="whsec_g")
+        for n in range(30)
+    )
+    events = Event.objects.exclude(pk__in=subscription.deliveries.values("event_id"))[:MORE]
+    deliveries = Delivery.objects.bulk_create(
+        Delivery(
+            subscription=subscription,
+            event=event,
+            measure_id=event.measure_id,
+            schedule_started_at=now,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for event in events
+    )
+    DeliveryAttempt.objects.bulk_create(
+        DeliveryAttempt(delivery=d, attempted_at=now, status_code=500, duration_ms=n)
+        for d in [chosen[Delivery], *deliveries]
+        for n in range(MORE // 2)
+    )
 
 
 def autocomplete_fields() -> list[tuple[str, str, str]]:
@@ -793,6 +841,10 @@ def list_variants(world) -> dict[str, dict]:
             "searched": {"q": measure.code},
         },
         "recommendations.idempotencykey": {"answered": {"answered": "2xx"}},
+        "webhooks.delivery": {
+            "of a subscription": {"subscription__id__exact": chosen[Subscription].pk},
+            "pending": {"state__exact": "pending"},
+        },
         "axes.accesslog": {"by path": {"path_info__exact": "/admin/login/"}},
     }
 
@@ -898,6 +950,7 @@ GROWING = {
     Follow,
     DigestSettings,
     DigestSent,
+    Delivery,
 }
 SMALL = {
     Pillar,
@@ -908,6 +961,7 @@ SMALL = {
     Group,
     ReportSnapshot,
     ReporterInstitution,
+    Subscription,
 }
 
 

@@ -239,8 +239,9 @@ def test_response_headers_are_declared_where_the_api_sends_them(schema):
                 assert "Idempotent-Replayed" in responses[code]["headers"], (method, path, code)
 
     # A status update (or its proposal), a piece of evidence, a source, the four decisions on
-    # a proposal; an import and its confirmation; a follow.
-    assert replayable == 10
+    # a proposal; an import and its confirmation; a follow; a webhook subscription, a
+    # redelivery and a new secret.
+    assert replayable == 13
     assert schema["components"]["headers"]["RetryAfter"]["schema"]["type"] == "integer"
 
 

@@ -10,7 +10,8 @@ revised or withdrawn by its proposer only (the world's is the reporter's), and d
 reviewers. Spreadsheet imports are not for viewers: a viewer's read is a 403 too; a reporter
 imports (its rows are proposed) and sees only its own imports, so another's is a 404 to it.
 Follows and digest settings are everyone's own: any role adds and removes its follows and
-changes its settings. A refused request writes nothing.
+changes its settings. Webhooks are managed by superusers (and holders of their permission,
+tests/webhooks): any other role gets a 403 whatever it asks. A refused request writes nothing.
 """
 
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from events.models import Event
 from evidence.choices import Attribution, Reliability, SourceKind
 from evidence.revisions import record_revisions
 from follows.services import follow
@@ -47,11 +49,12 @@ from tests.factories import (
     SourceFactory,
 )
 from tests.intake.files import csv_bytes
+from webhooks import services as webhooks
 
 pytestmark = pytest.mark.django_db
 
 # Where an API write may land.
-WRITTEN = app_models("recommendations", "evidence", "review", "intake", "follows")
+WRITTEN = app_models("recommendations", "evidence", "review", "intake", "follows", "webhooks")
 
 API_PREFIX = "api/v1/"
 ROLES = ("anonymous", "no role", "viewer", "reporter", "analyst", "superuser")
@@ -78,6 +81,15 @@ class Route:
 PROPOSER_ONLY = {"reporter": 200, "analyst": 403, "superuser": 403}
 # An import (the world's was uploaded by a command): a reporter sees, and confirms, only its own.
 NOT_THE_REPORTERS = {"reporter": 404}
+# Webhooks: only superusers manage them here (none of these roles holds the permission).
+NOT_MANAGERS = {"viewer": 403, "reporter": 403, "analyst": 403}
+
+
+def managers_only(record: str | None = None, writes: dict | None = None, reads=True) -> Route:
+    """A webhooks route: every method it serves refused to every role but a superuser."""
+    writes = writes or {}
+    methods = ["GET", *writes] if reads else list(writes)
+    return Route(record, writes, {method: NOT_MANAGERS for method in methods}, reads=reads)
 
 
 def EVERY_ROLE(code: int) -> dict[str, int]:  # noqa: N802 (reads as a constant)
@@ -133,6 +145,11 @@ ROUTES = {
     "follow-list": Route(None, {"POST": 201}, {"POST": EVERY_ROLE(201)}),
     "follow-detail": Route("follow", {"DELETE": 204}, {"DELETE": EVERY_ROLE(204)}),
     "digest-settings": Route(None, {"PATCH": 200}, {"PATCH": EVERY_ROLE(200)}),
+    "webhook-list": managers_only(None, {"POST": 201}),
+    "webhook-detail": managers_only("subscription", {"PATCH": 200, "DELETE": 204}),
+    "webhook-deliveries": managers_only("subscription"),
+    "webhook-redeliver": managers_only("delivery", {"POST": 200}, reads=False),
+    "webhook-rotate-secret": managers_only("subscription", {"POST": 200}, reads=False),
 }
 
 
@@ -208,6 +225,9 @@ class World:
         if record == "revision":  # named by its evidence and version
             revision = self.records[record]
             return reverse(name, args=[revision.evidence_id, revision.version])
+        if record == "delivery":  # named by its subscription and id
+            delivery = self.records[record]
+            return reverse(name, args=[delivery.subscription_id, delivery.pk])
         return reverse(name, args=[self.records[record].pk] if record else [])
 
 
@@ -231,6 +251,8 @@ def world(reporter, viewer, analyst, admin_user) -> World:
     (revision,) = record_revisions([evidence.pk])
     spreadsheet = csv_bytes([[measure.code, "planned", "10", "2026-01-01", "high", "", ""]])
     imported = check_file(data=spreadsheet, filename="f.csv", by=None, channel="api", today=TODAY)
+    subscription = webhooks.create_subscription(owner=admin_user, url="http://127.0.0.1:9/in")
+    webhooks.fan_out([Event.objects.order_by("id").first()])
     return World(
         {
             "pillar": measure.pillar,
@@ -256,6 +278,8 @@ def world(reporter, viewer, analyst, admin_user) -> World:
             ),
             "import": imported,
             "follows": follows,
+            "subscription": subscription,
+            "delivery": subscription.deliveries.get(),
         }
     )
 
@@ -291,6 +315,8 @@ def valid_body(name: str, method: str, world: World) -> dict:
         ("proposal-request-changes", "POST"): {"comment": "Cite the rules"},
         ("follow-list", "POST"): {"measure": world.records["measure"].code},
         ("digest-settings", "PATCH"): {"frequency": "daily"},
+        ("webhook-list", "POST"): {"url": "http://127.0.0.1:9/new"},
+        ("webhook-detail", "PATCH"): {"description": "Renamed"},
         ("import-list", "POST"): {
             "file": SimpleUploadedFile(
                 "f.csv", csv_bytes([["T.0", "planned", "10", "2026-01-01", "high", "", ""]])
@@ -371,6 +397,11 @@ SIGNED_IN_ONLY = {
     "proposal-reject",
     "proposal-request-changes",
     "proposal-withdraw",
+    "webhook-list",
+    "webhook-detail",
+    "webhook-deliveries",
+    "webhook-redeliver",
+    "webhook-rotate-secret",
 }
 
 

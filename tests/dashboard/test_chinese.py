@@ -21,6 +21,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from events.models import Event
 from evidence.models import Evidence, EvidenceMeasure
 from follows import services as follows
 from follows.models import DigestSent
@@ -33,6 +34,8 @@ from tests.conftest import empty_inlines, make_user
 from tests.factories import MeasureFactory, RiskFactory
 from tests.intake.files import csv_bytes
 from tokens.services import create_token
+from webhooks import services as webhooks
+from webhooks.models import DeliveryAttempt
 
 pytestmark = pytest.mark.django_db
 
@@ -67,6 +70,13 @@ ALLOWED = {
     # Text encodings an import names.
     "UTF",
     "GBK",
+    # Webhooks: the standard's name and its headers (webhook-id), the protocols a receiver's
+    # URL may use, and the prefix of an event's webhook-id (evt_12).
+    "Webhook",
+    "webhook",
+    "HTTP",
+    "HTTPS",
+    "evt",
 }
 # A word of three letters or more, not part of a code (a digest's "9ce722aedb8c", "T.1").
 WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{3,}(?![A-Za-z0-9])")
@@ -120,6 +130,8 @@ DATA_APPS = {
     "review",
     "intake",
     "follows",
+    "events",
+    "webhooks",
 }
 DATA_MODELS = {"auth.User", "auth.Group"}
 NOT_SHOWN = {"recommendations.SeedValue"}
@@ -296,6 +308,16 @@ def seeded(django_user_model):
             error="SMTPRecipientsRefused",
         )
     follows.schedule_next_run(now=now)
+    # A webhook subscription with a delivery tried once, and the outbox it leaves.
+    subscription = webhooks.create_subscription(owner=root, url="http://127.0.0.1:9/in")
+    webhooks.fan_out([Event.objects.order_by("id").first()])
+    DeliveryAttempt.objects.create(
+        delivery=subscription.deliveries.get(),
+        attempted_at=now,
+        status_code=503,
+        duration_ms=4,
+        response_body="Service Unavailable",
+    )
     return {"root": root, "ana": analyst, "vic": viewer, "rita": reporter}
 
 

@@ -32,8 +32,13 @@ from tests.serving import (
 )
 
 SERVERS = ("runserver", "gunicorn")
-USERS = {"served-analyst": ANALYST, "served-viewer": VIEWER, "served-reporter": REPORTER}
-ANALYST_USER, VIEWER_USER, REPORTER_USER = USERS
+USERS = {
+    "served-analyst": ANALYST,
+    "served-viewer": VIEWER,
+    "served-reporter": REPORTER,
+    "served-admin": None,  # a superuser: manages webhooks
+}
+ANALYST_USER, VIEWER_USER, REPORTER_USER, ADMIN_USER = USERS
 TIMEOUT = 30  # seconds for one request; a report preview of the seed takes well under one
 # The test that checks every operation was exercised runs after every other test of its server.
 COVERAGE_TEST = "test_every_operation_of_the_schema_was_exercised"
@@ -141,8 +146,8 @@ def environment(kind: str, database_url: str) -> dict:
 @pytest.fixture(scope="session", params=SERVERS)
 def served(request, tmp_path_factory):
     """The app served by `runserver` or gunicorn on a free loopback port, on a database of its
-    own with the seed, a published report, an analyst, a viewer and a reporter (and their API
-    tokens)."""
+    own with the seed, a published report, an analyst, a viewer, a reporter and a superuser (and
+    their API tokens)."""
     kind = request.param
     folder = tmp_path_factory.mktemp(f"served-{kind}")
     database = throwaway_database(f"served_{kind}_{os.getpid()}", folder)

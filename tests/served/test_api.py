@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from tests.served.conftest import EXERCISED, REPORTER_USER, VIEWER_USER
+from tests.served.conftest import ADMIN_USER, EXERCISED, REPORTER_USER, VIEWER_USER
 
 pytestmark = pytest.mark.served
 
@@ -499,6 +499,64 @@ def test_a_viewer_may_not_import(served):
     )
 
     assert response.status_code == 403
+
+
+# Webhooks
+
+
+def test_a_webhook_subscription_is_made_changed_redelivered_and_deleted(served):
+    webhooks = "/api/v1/webhooks/"
+    measure = measure_id(served, "5.3")
+    created = served.call(
+        "POST",
+        webhooks,
+        user=ADMIN_USER,
+        json={"url": "http://127.0.0.1:9/served", "events": ["status_update.recorded"]},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    location = created.headers["Location"]
+    listed = served.call("GET", webhooks, user=ADMIN_USER, params={"active": "true"})
+    changed = served.call(
+        "PATCH",
+        location,
+        user=ADMIN_USER,
+        json={"description": "Served"},
+        headers={"If-Match": created.headers["ETag"]},
+    )
+    etag = served.call("GET", f"{MEASURES}{measure}/").headers["ETag"]
+    record(served, measure, etag=etag, key=uuid.uuid4().hex, note="announced")
+    deliveries = served.call("GET", f"{location}deliveries/", user=ADMIN_USER)
+    [delivery] = deliveries.json()["results"]
+    redelivered = served.call(
+        "POST",
+        f"{location}deliveries/{delivery['id']}/redeliver/",
+        user=ADMIN_USER,
+        json={},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    rotated = served.call(
+        "POST",
+        f"{location}rotate-secret/",
+        user=ADMIN_USER,
+        json={},
+        headers={"Idempotency-Key": uuid.uuid4().hex, "If-Match": changed.headers["ETag"]},
+    )
+    refused = served.call("GET", webhooks)  # an analyst without the permission
+    deleted = served.call(
+        "DELETE", location, user=ADMIN_USER, headers={"If-Match": rotated.headers["ETag"]}
+    )
+
+    assert created.status_code == 201, created.text
+    assert created.json()["secret"].startswith("whsec_")
+    assert created.json()["id"] in [s["id"] for s in listed.json()["results"]]
+    assert changed.status_code == 200 and "secret" not in changed.json()
+    assert delivery["event"]["type"] == "status_update.recorded"
+    assert redelivered.status_code == 200 and redelivered.json()["state"] == "pending"
+    assert rotated.status_code == 200
+    assert rotated.json()["secret"] != created.json()["secret"]
+    assert refused.status_code == 403
+    assert deleted.status_code == 204
+    assert served.call("GET", location, user=ADMIN_USER).status_code == 404
 
 
 # Errors

@@ -1,0 +1,4 @@
+from .views import SubscriptionViewSet
+
+# (path, viewset, basename) under /api/v1/.
+routes = [("webhooks", SubscriptionViewSet, "webhook")]
