@@ -21,6 +21,9 @@ from standardwebhooks.webhooks import Webhook
 from . import targets
 
 RESPONSE_KEPT = 1024
+# How long (seconds) a sender reuses the address it vetted for a URL: each POST still goes to
+# an address that was checked, without resolving the name before every one of a batch.
+VETTED_FOR = 30
 ERROR_KEPT = 300
 USER_AGENT = "policy-tracker-webhooks/1"
 
@@ -64,6 +67,7 @@ class Sender:
 
     def __init__(self):
         self.pools: dict[tuple, urllib3.HTTPConnectionPool] = {}
+        self.vetted: dict[str, tuple[float, targets.Target]] = {}
         self.timeout = urllib3.Timeout(
             connect=settings.WEBHOOK_CONNECT_TIMEOUT, read=settings.WEBHOOK_READ_TIMEOUT
         )
@@ -75,6 +79,13 @@ class Sender:
         for pool in self.pools.values():
             pool.close()
         self.pools.clear()
+
+    def target(self, url: str) -> targets.Target:
+        """targets.vet(url), remembered for VETTED_FOR seconds."""
+        known = self.vetted.get(url)
+        if known is None or time.monotonic() - known[0] > VETTED_FOR:
+            known = self.vetted[url] = (time.monotonic(), targets.vet(url))
+        return known[1]
 
     def pool(self, target: targets.Target) -> urllib3.HTTPConnectionPool:
         key = (target.scheme, target.address, target.port, target.host)
@@ -103,7 +114,7 @@ class Sender:
             return round((time.monotonic() - began) * 1000)
 
         try:
-            target = targets.vet(url)
+            target = self.target(url)
         except targets.TargetRefused as refused:
             return Outcome(None, elapsed(), error=str(refused)[:ERROR_KEPT])
         headers = {

@@ -3,6 +3,7 @@ delete), redelivery, and the fan-out that plans each event's deliveries in the e
 transaction. The admin, the API and the worker all write through here."""
 
 import base64
+import functools
 import logging
 import secrets as random
 from datetime import datetime, timedelta
@@ -216,20 +217,45 @@ def redeliver(*, delivery: Delivery, now: datetime | None = None) -> Delivery:
 # The fan-out
 
 
-def type_matches(vendor: str) -> str:
-    """SQL: subscription `s` takes events of type `e.type` (its list is empty, or has it)."""
+@functools.lru_cache(maxsize=64)
+def fan_out_sql(vendor: str, events: int) -> str:
+    """INSERT ... SELECT of the deliveries of `events` events, given as VALUES (id, type,
+    measure, pillar; SQLite names their columns column1..column4, and so does PostgreSQL
+    without a list of names) joined to the active subscriptions that take them: the events
+    table is not read again, and the statement's text is made once per size."""
+    quote = connection.ops.quote_name
     if vendor == "postgresql":
-        return "(s.events = '[]'::jsonb OR s.events @> jsonb_build_array(e.type))"
-    return (
-        "(json_array_length(s.events) = 0 "
-        "OR EXISTS (SELECT 1 FROM json_each(s.events) AS t WHERE t.value = e.type))"
-    )
+        takes_type = "(s.events = '[]'::jsonb OR s.events @> jsonb_build_array(e.column2))"
+    else:
+        takes_type = (
+            "(json_array_length(s.events) = 0 "
+            "OR EXISTS (SELECT 1 FROM json_each(s.events) AS t WHERE t.value = e.column2))"
+        )
+    # Typed: a column of VALUES holding only NULLs has no type of its own on PostgreSQL.
+    row = "(CAST(%s AS BIGINT), CAST(%s AS VARCHAR(40)), CAST(%s AS BIGINT), CAST(%s AS BIGINT))"
+    sql = f"""
+        INSERT INTO {quote(Delivery._meta.db_table)} (
+            subscription_id, event_id, measure_id, state, attempt_count, schedule_started_at,
+            schedule_attempts, next_attempt_at, lease, created_at
+        )
+        SELECT s.id, e.column1, e.column3, %s, 0, %s, 0, %s, '', %s
+        FROM (VALUES {", ".join([row] * events)}) AS e
+        JOIN {quote(Subscription._meta.db_table)} AS s
+            ON s.active = %s
+            AND (s.pillar_id IS NULL OR s.pillar_id = e.column4)
+            AND (s.measure_id IS NULL OR s.measure_id = e.column3)
+            AND {takes_type}
+        JOIN {quote(get_user_model()._meta.db_table)} AS u ON u.id = s.owner_id AND u.is_active = %s
+        ORDER BY e.column1, s.id
+    """
+    return " ".join(sql.split())
 
 
 def fan_out(events: list[Event], *, now: datetime | None = None) -> int:
     """Plan a delivery of each of `events` to every active subscription that takes it, in one
     INSERT ... SELECT whatever the number of subscriptions (none: it inserts nothing), inside
-    the caller's transaction. Returns how many deliveries it planned.
+    the caller's transaction; once it commits, make sure a delivery run is queued. Returns how
+    many deliveries it planned.
 
     A subscription takes an event when its owner is active, `events` is empty or names the
     event's type, and its pillar or measure (if any) is the event's: events about no measure
@@ -237,28 +263,15 @@ def fan_out(events: list[Event], *, now: datetime | None = None) -> int:
     if not events:
         return 0
     now = now or timezone.now()
-    quote = connection.ops.quote_name
-    ids = [event.pk for event in events]
-    placeholders = ", ".join(["%s"] * len(ids))
-    sql = f"""
-        INSERT INTO {quote(Delivery._meta.db_table)} (
-            subscription_id, event_id, measure_id, state, attempt_count, schedule_started_at,
-            schedule_attempts, next_attempt_at, lease, created_at
-        )
-        SELECT s.id, e.id, e.measure_id, %s, 0, %s, 0, %s, '', %s
-        FROM {quote(Event._meta.db_table)} AS e
-        JOIN {quote(Subscription._meta.db_table)} AS s
-            ON s.active = %s
-            AND (s.pillar_id IS NULL OR s.pillar_id = e.pillar_id)
-            AND (s.measure_id IS NULL OR s.measure_id = e.measure_id)
-            AND {type_matches(connection.vendor)}
-        JOIN {quote(get_user_model()._meta.db_table)} AS u ON u.id = s.owner_id AND u.is_active = %s
-        WHERE e.id IN ({placeholders})
-        ORDER BY e.id, s.id
-    """
+    values = [
+        value
+        for event in events
+        for value in (event.pk, event.type, event.measure_id, event.pillar_id)
+    ]
     with connection.cursor() as cursor:
         cursor.execute(
-            " ".join(sql.split()), [DeliveryState.PENDING, now, now, now, True, True, *ids]
+            fan_out_sql(connection.vendor, len(events)),
+            [DeliveryState.PENDING, now, now, now, *values, True, True],
         )
         planned = max(cursor.rowcount, 0)
     if planned:
@@ -267,10 +280,11 @@ def fan_out(events: list[Event], *, now: datetime | None = None) -> int:
 
 
 def wake_worker() -> None:
-    """Enqueue a delivery run now (after the commit that planned deliveries)."""
-    from .tasks import enqueue
+    """Make sure a delivery run is queued to start now (after the commit that planned
+    deliveries, so that the run sees them)."""
+    from .tasks import enqueue_unless_queued
 
-    enqueue()
+    enqueue_unless_queued()
 
 
 # Telling the owner

@@ -14,27 +14,32 @@ worker killed mid-delivery leaves a run planned for when its lease expires, and 
 is attempted again then, with the same webhook-id. Retries thus need no new writes.
 """
 
+import functools
 import logging
 import random
 import secrets
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import services
 from .choices import DeliveryState
 from .models import Delivery, DeliveryAttempt, Subscription, Wakeup
-from .sending import Sender, body_of
+from .sending import Outcome, Sender, body_of
 
 logger = logging.getLogger(__name__)
 
+# Outcomes are recorded at least this often (seconds) during a batch: a worker that dies
+# leaves at most this much of its work to be done again.
+RECORD_EVERY = 1.0
 # After a run that found nothing to claim, the next one starts at least this much later, so
 # that no run can follow another at once for ever.
 IDLE_GAP = timedelta(seconds=1)
@@ -129,7 +134,7 @@ def release(deliveries: list[Delivery], lease: str) -> None:
 # An attempt and its record
 
 
-def attempt(delivery: Delivery, sender: Sender, now: datetime):
+def attempt(delivery: Delivery, sender: Sender, now: datetime) -> Outcome:
     """POST `delivery` once, signed at `now`; its Outcome."""
     event = delivery.event
     return sender.send(
@@ -141,40 +146,98 @@ def attempt(delivery: Delivery, sender: Sender, now: datetime):
     )
 
 
-def record(delivery: Delivery, lease: str, outcome, now: datetime) -> str:
-    """Log the attempt and move the delivery on: delivered on a 2xx; otherwise due again after
-    retry_delay, or, once its schedule has lasted WEBHOOK_RETRY_HOURS, failed, its
-    subscription paused and the owner told. Returns the delivery's state now ("lost" when its
-    lease had expired and another worker took it over: the attempt is logged, nothing else)."""
-    scheduled = delivery.schedule_attempts + 1
-    deadline = delivery.schedule_started_at + timedelta(hours=settings.WEBHOOK_RETRY_HOURS)
-    if outcome.ok:
-        state, changes = DeliveryState.DELIVERED, {"delivered_at": now, "next_attempt_at": None}
-    elif now >= deadline:
-        state, changes = DeliveryState.FAILED, {"next_attempt_at": None}
-    else:
-        state = DeliveryState.PENDING
-        changes = {"next_attempt_at": min(now + retry_delay(scheduled), deadline)}
+@dataclass(frozen=True)
+class Attempted:
+    """A delivery attempted under a lease: what came of it, and when."""
+
+    delivery: Delivery
+    outcome: Outcome
+    at: datetime
+
+    def next_state(self) -> tuple[str, datetime | None, datetime | None]:
+        """(state, delivered_at, next_attempt_at): delivered on a 2xx; otherwise due again
+        after retry_delay, or failed once its schedule has lasted WEBHOOK_RETRY_HOURS."""
+        delivery = self.delivery
+        deadline = delivery.schedule_started_at + timedelta(hours=settings.WEBHOOK_RETRY_HOURS)
+        if self.outcome.ok:
+            return DeliveryState.DELIVERED, self.at, None
+        if self.at >= deadline:
+            return DeliveryState.FAILED, None, None
+        retry = self.at + retry_delay(delivery.schedule_attempts + 1)
+        return DeliveryState.PENDING, None, min(retry, deadline)
+
+
+def record(delivery: Delivery, lease: str, outcome: Outcome, now: datetime) -> str:
+    """record_all() of one attempt; the delivery's state now, or "lost"."""
+    return record_all([Attempted(delivery, outcome, now)], lease)[0]
+
+
+def record_all(attempted: list[Attempted], lease: str) -> list[str]:
+    """Log the attempts and move their deliveries on (Attempted.next_state), in one
+    transaction of three statements whatever their number; a delivery whose retries ran out
+    fails, its subscription is paused and its owner told. Returns each delivery's state now,
+    or "lost" when its lease had expired and another worker took it over: its attempt is
+    logged, and nothing else changes."""
+    if not attempted:
+        return []
+    states = [a.next_state() for a in attempted]
+    fields = [
+        Delivery._meta.get_field(name) for name in ("state", "delivered_at", "next_attempt_at")
+    ]
+    params: list = []
+    for a, (state, delivered_at, next_attempt_at) in zip(attempted, states, strict=True):
+        params.append(a.delivery.pk)
+        params += [
+            field.get_db_prep_save(value, connection)
+            for field, value in zip(fields, (state, delivered_at, next_attempt_at), strict=True)
+        ]
+        params.append(a.delivery.schedule_attempts + 1)
     with transaction.atomic():
-        moved = Delivery.objects.filter(pk=delivery.pk, lease=lease).update(
-            state=state,
-            attempt_count=F("attempt_count") + 1,
-            schedule_attempts=scheduled,
-            leased_until=None,
-            lease="",
-            **changes,
+        with connection.cursor() as cursor:
+            cursor.execute(record_sql(connection.vendor, len(attempted)), [*params, lease])
+            moved = {row[0] for row in cursor.fetchall()}
+        DeliveryAttempt.objects.bulk_create(
+            DeliveryAttempt(
+                delivery=a.delivery,
+                attempted_at=a.at,
+                status_code=a.outcome.status_code,
+                error=a.outcome.error,
+                duration_ms=a.outcome.duration_ms,
+                response_body=a.outcome.response_body,
+            )
+            for a in attempted
         )
-        DeliveryAttempt.objects.create(
-            delivery=delivery,
-            attempted_at=now,
-            status_code=outcome.status_code,
-            error=outcome.error,
-            duration_ms=outcome.duration_ms,
-            response_body=outcome.response_body,
+        for a, (state, _delivered, _next) in zip(attempted, states, strict=True):
+            if state == DeliveryState.FAILED and a.delivery.pk in moved:
+                give_up(a.delivery, a.outcome, a.at)
+    return [
+        state if a.delivery.pk in moved else "lost"
+        for a, (state, _delivered, _next) in zip(attempted, states, strict=True)
+    ]
+
+
+@functools.lru_cache(maxsize=64)
+def record_sql(vendor: str, rows: int) -> str:
+    """UPDATE ... FROM (VALUES (id, state, delivered_at, next_attempt_at, schedule_attempts),
+    ...) of the deliveries still leased under the lease given last, RETURNING their ids."""
+    table = tables()["delivery"]
+    if vendor == "postgresql":
+        # Typed: a column of VALUES holding only NULLs has no type of its own.
+        row = (
+            "(CAST(%s AS BIGINT), CAST(%s AS VARCHAR(12)), CAST(%s AS TIMESTAMP WITH TIME ZONE), "
+            "CAST(%s AS TIMESTAMP WITH TIME ZONE), CAST(%s AS INTEGER))"
         )
-        if moved and state == DeliveryState.FAILED:
-            give_up(delivery, outcome, now)
-    return state if moved else "lost"
+    else:
+        row = "(%s, %s, %s, %s, %s)"
+    sql = f"""
+        UPDATE {table} SET state = v.column2, delivered_at = v.column3,
+            next_attempt_at = v.column4, schedule_attempts = v.column5,
+            attempt_count = attempt_count + 1, leased_until = NULL, lease = ''
+        FROM (VALUES {", ".join([row] * rows)}) AS v
+        WHERE {table}.id = v.column1 AND {table}.lease = %s
+        RETURNING {table}.id
+    """
+    return " ".join(sql.split())
 
 
 def give_up(delivery: Delivery, outcome, now: datetime) -> None:
@@ -263,30 +326,41 @@ def plan_next(now: datetime, *, idle: bool) -> datetime | None:
 
 def run(*, seconds: float | None = None, clock: Callable[[], datetime] = timezone.now) -> dict:
     """Deliver what is due, batch after batch, for at most `seconds` (WEBHOOK_RUN_SECONDS),
-    then plan the next run. Returns counts of the attempts' results (delivered, pending: to be
-    retried, failed, lost) and `attempts`."""
+    then plan the next run. A batch's outcomes are recorded together when it ends, or after
+    RECORD_EVERY seconds of attempts, whichever comes first. Returns counts of the attempts'
+    results (delivered, pending: to be retried, failed, lost) and `attempts`."""
     began = time.monotonic()
     budget = settings.WEBHOOK_RUN_SECONDS if seconds is None else seconds
     window = settings.WEBHOOK_LEASE_SECONDS - attempt_seconds()
     counts: Counter = Counter()
     started(clock())
+
+    def flush(pending: list[Attempted], lease: str) -> None:
+        for a, state in zip(pending, record_all(pending, lease), strict=True):
+            counts[state] += 1
+            counts["attempts"] += 1
+            log_attempt(a.delivery, a.outcome, state)
+        pending.clear()
+
     with Sender() as sender:
         while time.monotonic() - began < budget:
             lease, batch = claim(now=clock(), limit=settings.WEBHOOK_BATCH)
             if not batch:
                 break
-            claimed_at = time.monotonic()
+            claimed_at = last_flush = time.monotonic()
+            pending: list[Attempted] = []
             for index, delivery in enumerate(batch):
                 # The first always: a lease shorter than an attempt is a setting to fix, not a
                 # reason to stall.
                 if index and time.monotonic() - claimed_at > window:
                     release(batch[index:], lease)
                     break
-                outcome = attempt(delivery, sender, clock())
-                state = record(delivery, lease, outcome, clock())
-                counts[state] += 1
-                counts["attempts"] += 1
-                log_attempt(delivery, outcome, state)
+                at = clock()
+                pending.append(Attempted(delivery, attempt(delivery, sender, at), at))
+                if time.monotonic() - last_flush > RECORD_EVERY:
+                    flush(pending, lease)
+                    last_flush = time.monotonic()
+            flush(pending, lease)
     plan_next(clock(), idle=not counts["attempts"])
     return dict(counts)
 

@@ -248,3 +248,19 @@ def test_deleting_a_subscription_deletes_its_deliveries_not_the_events(manager):
 
     assert not Delivery.objects.exists()
     assert Event.objects.count() == events
+
+
+def test_a_commit_finds_a_waiting_run_instead_of_queueing_another(
+    manager, django_capture_on_commit_callbacks
+):
+    from django_tasks_db.models import DBTaskResult
+
+    measure = MeasureFactory()
+    subscription(manager)
+    DBTaskResult.objects.all().delete()
+
+    for progress in (10, 20, 30):
+        with django_capture_on_commit_callbacks(execute=True):
+            record(measure, progress)
+
+    assert DBTaskResult.objects.filter(queue_name="webhooks").count() == 1
