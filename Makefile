@@ -33,9 +33,13 @@ run: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py create_local_superuser
 	@# The hourly digest run: planned once here, then each run plans the next.
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py schedule_digests
-	@# One background worker beside the web server (webhooks, digests); both stop together.
+	@# One background worker beside the web server (webhooks, digests), and every minute the
+	@# webhooks' safety net: a delivery run planned for whatever waits (a run lost with a
+	@# killed worker, say). All stop together.
 	@trap 'kill 0' INT TERM EXIT; \
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py db_worker --queue-name '*' --reload & \
+	while :; do DEBUG=$${DEBUG:-1} $(BIN)/python manage.py deliver_webhooks --plan --verbosity 0; \
+		sleep 60; done & \
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # One worker per core (pytest-xdist). Whole files go to one worker: tests of one file share

@@ -18,3 +18,8 @@ if (
     and os.environ.get("BENCH_NO_PARALLEL", "1") == "1"
 ):
     DATABASES["default"]["OPTIONS"]["options"] += " -c max_parallel_workers_per_gather=0"
+
+# python -m bench.webhooks serves app servers without the outbox, or without its webhooks, to
+# price them (bench/apps.py).
+if os.environ.get("BENCH_DISCONNECT"):
+    INSTALLED_APPS = [*INSTALLED_APPS, "bench.apps.DisconnectConfig"]  # noqa: F405
