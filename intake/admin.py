@@ -46,7 +46,8 @@ class ImportAdmin(GrowingTableAdmin, admin.ModelAdmin):
         "filename",
         "uploaded_at",
         "uploaded_by",
-        "format",
+        # No format column (the file's name says it, and the filter picks it): the list fits
+        # a laptop's width with the proposing imports' column.
         "route",
         "rows",
         "to_record",

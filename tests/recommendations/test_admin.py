@@ -46,11 +46,12 @@ def test_every_admin_list_and_add_page_renders(admin_client, model):
     # Published reports come from the status_report command, keys from API requests.
     # Sign-in records are django-axes's own, read-only; so is the audit trail; evidence
     # revisions come from saves; proposals are added by those whose updates go to review
-    # (never a superuser, who records); the digests sent come from the sending service.
+    # (never a superuser, who records); the digests sent come from the sending service, and
+    # webhook deliveries from the events they announce.
     read_only = (
         model in (ReportSnapshot, IdempotencyKey, EvidenceRevision)
         or opts.app_label in ("axes", "audit")
-        or opts.label_lower in ("review.proposal", "follows.digestsent")
+        or opts.label_lower in ("review.proposal", "follows.digestsent", "webhooks.delivery")
     )
     assert adding.status_code == (403 if read_only else 200)
 
