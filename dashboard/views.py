@@ -11,6 +11,7 @@ from recommendations.reports.render import mean_over
 from recommendations.text import localized
 from review import panels, selectors, services
 from review.choices import OPEN
+from webhooks import selectors as webhook_selectors
 
 from .selectors import home_page
 
@@ -54,10 +55,17 @@ def review_context(request) -> dict:
     return context
 
 
+def outbox_context(request) -> dict:
+    """For superusers: the webhooks' outbox depth and its oldest undelivered event (two
+    queries)."""
+    return {"outbox": webhook_selectors.outbox()} if request.user.is_superuser else {}
+
+
 def home_context(request) -> dict:
     page = home_page(timezone.localdate())
     return {
         **review_context(request),
+        **outbox_context(request),
         "home": page,
         "overall_bar": status_bar(page.overall.by_status, _("All measures")),
         "overall_mean": mean_over(page.overall),

@@ -133,3 +133,23 @@ def test_deliveries_are_read_only_and_redelivered(admin_client, admin_user):
     assert admin_client.get(reverse("admin:webhooks_delivery_add")).status_code == 403
     delivery.refresh_from_db()
     assert delivery.state == DeliveryState.PENDING
+
+
+def test_the_home_page_shows_superusers_the_outbox(admin_client, admin_user, analyst_client):
+    measure = MeasureFactory()
+    services.create_subscription(owner=admin_user, url=URL)
+    record(measure)
+
+    home = admin_client.get(reverse("admin:index")).content.decode()
+
+    assert 'id="outbox"' in home
+    assert "1 delivery waits to be made" in home
+    assert "?state__exact=pending" in home
+    analysts_home = analyst_client.get(reverse("admin:index")).content.decode()
+    assert 'id="outbox"' not in analysts_home
+
+
+def test_the_home_page_says_when_the_outbox_is_empty(admin_client):
+    home = admin_client.get(reverse("admin:index")).content.decode()
+
+    assert "Every delivery has been made: the outbox is empty." in home
