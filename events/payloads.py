@@ -58,14 +58,7 @@ def status_updates(updates: list) -> list[dict]:
     request = _request_for(settings.PUBLIC_URL)
     loaded = all("evidence_links" in getattr(u, "_prefetched_objects_cache", {}) for u in updates)
     if loaded:
-        return [
-            {
-                key: value
-                for key, value in rows.recorded_update(u, request).items()
-                if key != "measure_state"
-            }
-            for u in updates
-        ]
+        return [rows.recorded_entry(u, request) for u in updates]
     return rows.update_rows([_as_row(u) for u in updates], request)
 
 

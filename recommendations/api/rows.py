@@ -252,26 +252,10 @@ def update_rows(page: list[dict], request) -> list[dict]:
 def recorded_update(update: StatusUpdate, request) -> dict:
     """A status update just recorded (services.record_status_update: its measure, author and
     evidence links loaded) as RecordedStatusUpdateSerializer renders it, with no query."""
-    measure, links = update.measure, update.evidence_links.all()
-    base = request.build_absolute_uri(reverse("status-update-list"))
+    measure = update.measure
     return {
-        "id": update.pk,
-        "url": f"{base}{update.pk}/",
-        "measure": measure.pk,
-        "measure_code": measure.code,
-        "status": update.status,
-        "progress": update.progress,
-        "confidence": update.confidence,
-        "effective_date": iso(update.effective_date),
-        "recorded_at": moment(update.recorded_at, timezone.get_current_timezone()),
-        "recorded_by": update.recorded_by.username if update.recorded_by else None,
-        "proposed_at": moment(update.proposed_at, timezone.get_current_timezone()),
-        "approved_by": update.approved_by.username if update.approved_by else None,
-        "note": update.note,
-        "evidence": [link.evidence_id for link in links],
-        "cited_evidence": [
-            {"evidence": link.evidence_id, "version": link.revision.version} for link in links
-        ],
+        **recorded_entry(update, request),
+        # Read afresh: the measure moves on in the transaction that recorded the entry.
         "measure_state": {
             "id": measure.pk,
             "code": measure.code,
@@ -280,4 +264,39 @@ def recorded_update(update: StatusUpdate, request) -> dict:
             "status_effective_date": iso(measure.status_effective_date),
             "version": measure.version,
         },
+    }
+
+
+def recorded_entry(update: StatusUpdate, request) -> dict:
+    """The entry of recorded_update without its measure's state: GET
+    /api/v1/status-updates/{id}/'s body. Built once per entry and time zone, the URL apart
+    (against each request's address): the events app's payload and the API's answer to the
+    POST are the same row."""
+    zone = timezone.get_current_timezone()
+    built = update.__dict__.get("_recorded_row")
+    if built is None or built[0] is not zone:
+        built = (zone, _recorded_fields(update, zone))
+        update._recorded_row = built
+    base = request.build_absolute_uri(reverse("status-update-list"))
+    return {"id": update.pk, "url": f"{base}{update.pk}/", **built[1]}
+
+
+def _recorded_fields(update: StatusUpdate, zone) -> dict:
+    measure, links = update.measure, update.evidence_links.all()
+    return {
+        "measure": measure.pk,
+        "measure_code": measure.code,
+        "status": update.status,
+        "progress": update.progress,
+        "confidence": update.confidence,
+        "effective_date": iso(update.effective_date),
+        "recorded_at": moment(update.recorded_at, zone),
+        "recorded_by": update.recorded_by.username if update.recorded_by else None,
+        "proposed_at": moment(update.proposed_at, zone),
+        "approved_by": update.approved_by.username if update.approved_by else None,
+        "note": update.note,
+        "evidence": [link.evidence_id for link in links],
+        "cited_evidence": [
+            {"evidence": link.evidence_id, "version": link.revision.version} for link in links
+        ],
     }
