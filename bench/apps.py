@@ -15,7 +15,7 @@ class DisconnectConfig(AppConfig):
     label = "bench_disconnect"
 
     def ready(self):
-        from events.signals import events_written
+        from events.signals import PLANNERS, events_written
         from evidence import signals as evidence_signals
         from recommendations import signals as recommendation_signals
         from review import signals as review_signals
@@ -23,6 +23,7 @@ class DisconnectConfig(AppConfig):
         part = os.environ.get("BENCH_DISCONNECT")
         if part == "webhooks":
             events_written.disconnect(dispatch_uid="webhooks.fan_out")
+            PLANNERS.pop("webhooks", None)  # its part of the events' INSERT on PostgreSQL
         if part != "outbox":
             return
         for signal in (

@@ -4,6 +4,7 @@ Each receiver writes its rows with one INSERT (a batch of entries too) and then 
 them (events.signals.events_written), still inside the transaction: a subscriber's plan
 (a webhook delivery) commits with the change or not at all."""
 
+import functools
 from datetime import datetime
 
 import orjson
@@ -17,26 +18,30 @@ from review import signals as review_signals
 from . import payloads
 from .choices import EventType
 from .models import Event
-from .signals import events_written
+from .signals import PLANNERS, events_written
 
 
 def write(events: list[Event]) -> list[Event]:
-    """Insert `events` in their order, in one statement, and announce them. Ids (and
-    `occurred_at`, the database's clock when not given) come back on the instances."""
+    """Insert `events` in their order, in one statement with what the planners write for them
+    (PostgreSQL), and announce them. Ids (and `occurred_at`, the database's clock when not
+    given) come back on the instances."""
     if not events:
         return events
     if connection.vendor == "postgresql":
-        _insert_postgresql(events)
+        planned = _insert_postgresql(events)
     else:
         Event.objects.bulk_create(events)
-    events_written.send(sender=Event, events=events)
+        planned = {}
+    events_written.send(sender=Event, events=events, planned=planned)
     return events
 
 
-def _insert_postgresql(events: list[Event]) -> None:
-    """One INSERT … SELECT from a JSON document of the rows. Django's bulk_create sends each
-    column as an array, and escaping every payload inside a text array cost 0.25 ms a row;
-    one JSON parameter costs orjson's encoding only. Ids are drawn in the rows' order."""
+def _insert_postgresql(events: list[Event]) -> dict[str, int]:
+    """One INSERT … SELECT from a JSON document of the rows, with each planner's statement
+    over the rows it returns (`written`). Django's bulk_create sends each column as an array,
+    and escaping every payload inside a text array cost 0.25 ms a row; one JSON parameter
+    costs orjson's encoding only. Ids are drawn in the rows' order. Returns each planner's
+    count of rows written."""
     rows = orjson.dumps(
         [
             {
@@ -50,21 +55,34 @@ def _insert_postgresql(events: list[Event]) -> None:
         ],
         default=_json_default,
     ).decode()
+    plans = [(planner.key, *planner.statement()) for planner in PLANNERS.values()]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {connection.ops.quote_name(Event._meta.db_table)} "
-            "(type, measure_id, pillar_id, payload, "
-            "occurred_at) "
-            "SELECT x.type, x.measure, x.pillar, x.payload, COALESCE(x.at, now()) "
-            "FROM ROWS FROM (jsonb_to_recordset(%s::jsonb) "
-            "AS (type text, measure bigint, pillar bigint, payload jsonb, at timestamptz)) "
-            "WITH ORDINALITY AS x(type, measure, pillar, payload, at, n) "
-            "ORDER BY x.n RETURNING id, occurred_at",
-            [rows],
+            _statement(tuple(sql for _key, sql, _params in plans)),
+            [rows, *(value for _key, _sql, params in plans for value in params)],
         )
         returned = sorted(cursor.fetchall())
-    for event, (pk, moment) in zip(events, returned, strict=True):
-        event.pk, event.occurred_at = pk, moment
+    for event, row in zip(events, returned, strict=True):
+        event.pk, event.occurred_at = row[0], row[1]
+    return {key: returned[0][2 + n] for n, (key, _sql, _params) in enumerate(plans)}
+
+
+@functools.lru_cache(maxsize=8)
+def _statement(plans: tuple[str, ...]) -> str:
+    """The events' INSERT as `written`, each planner's statement over it, and the events'
+    ids and moments with each planner's count."""
+    insert = (
+        f"INSERT INTO {connection.ops.quote_name(Event._meta.db_table)} "
+        "(type, measure_id, pillar_id, payload, occurred_at) "
+        "SELECT x.type, x.measure, x.pillar, x.payload, COALESCE(x.at, now()) "
+        "FROM ROWS FROM (jsonb_to_recordset(%s::jsonb) "
+        "AS (type text, measure bigint, pillar bigint, payload jsonb, at timestamptz)) "
+        "WITH ORDINALITY AS x(type, measure, pillar, payload, at, n) "
+        "ORDER BY x.n RETURNING id, occurred_at, type, measure_id, pillar_id"
+    )
+    planned = "".join(f", planned_{n} AS ({sql})" for n, sql in enumerate(plans))
+    counts = "".join(f", (SELECT count(*) FROM planned_{n})" for n in range(len(plans)))
+    return f"WITH written AS ({insert}){planned} SELECT id, occurred_at{counts} FROM written"
 
 
 _encoder = DjangoJSONEncoder()

@@ -251,6 +251,44 @@ def fan_out_sql(vendor: str, events: int) -> str:
     return " ".join(sql.split())
 
 
+def fan_out_over_written(now: datetime | None = None) -> tuple[str, list]:
+    """fan_out's INSERT ... SELECT over `written`, the events the events app's own INSERT
+    returns (events.signals.Planner): on PostgreSQL, one statement writes an event and its
+    deliveries."""
+    now = now or timezone.now()
+    return _over_written_sql(), [DeliveryState.PENDING, now, now, now, True, True]
+
+
+@functools.cache
+def _over_written_sql() -> str:
+    quote = connection.ops.quote_name
+    return " ".join(
+        f"""
+        INSERT INTO {quote(Delivery._meta.db_table)} (
+            subscription_id, event_id, measure_id, state, attempt_count, schedule_started_at,
+            schedule_attempts, next_attempt_at, lease, created_at
+        )
+        SELECT s.id, e.id, e.measure_id, %s, 0, %s, 0, %s, '', %s
+        FROM written AS e
+        JOIN {quote(Subscription._meta.db_table)} AS s
+            ON s.active = %s
+            AND (s.pillar_id IS NULL OR s.pillar_id = e.pillar_id)
+            AND (s.measure_id IS NULL OR s.measure_id = e.measure_id)
+            AND (s.events = '[]'::jsonb OR s.events @> jsonb_build_array(e.type))
+        JOIN {quote(get_user_model()._meta.db_table)} AS u ON u.id = s.owner_id AND u.is_active = %s
+        ORDER BY e.id, s.id
+        RETURNING 1
+        """.split()
+    )
+
+
+def planned(count: int) -> None:
+    """What follows a fan-out that planned `count` deliveries: once the transaction commits,
+    a delivery run."""
+    if count:
+        transaction.on_commit(wake_worker)
+
+
 def fan_out(events: list[Event], *, now: datetime | None = None) -> int:
     """Plan a delivery of each of `events` to every active subscription that takes it, in one
     INSERT ... SELECT whatever the number of subscriptions (none: it inserts nothing), inside
@@ -273,10 +311,9 @@ def fan_out(events: list[Event], *, now: datetime | None = None) -> int:
             fan_out_sql(connection.vendor, len(events)),
             [DeliveryState.PENDING, now, now, now, *values, True, True],
         )
-        planned = max(cursor.rowcount, 0)
-    if planned:
-        transaction.on_commit(wake_worker)
-    return planned
+        count = max(cursor.rowcount, 0)
+    planned(count)
+    return count
 
 
 def wake_worker() -> None:
