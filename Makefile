@@ -33,9 +33,12 @@ run: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py create_local_superuser
 	@# The hourly digest run: planned once here, then each run plans the next.
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py schedule_digests
-	@# One background worker beside the web server (webhooks, digests), and every minute the
-	@# webhooks' safety net: a delivery run planned for whatever waits (a run lost with a
-	@# killed worker, say). All stop together.
+	@# The daily pruning of old deliveries and task results (03:30): planned once here, then
+	@# each run plans the next.
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py prune_webhooks --schedule
+	@# One background worker beside the web server (webhooks, digests, pruning), and every
+	@# minute the webhooks' safety net: a delivery run planned for whatever waits (a run lost
+	@# with a killed worker, say). All stop together.
 	@trap 'kill 0' INT TERM EXIT; \
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py db_worker --queue-name '*' --reload & \
 	while :; do DEBUG=$${DEBUG:-1} $(BIN)/python manage.py deliver_webhooks --plan --verbosity 0; \

@@ -323,7 +323,7 @@ REVIEW_ANALYST_UPDATES = env_bool("REVIEW_ANALYST_UPDATES")
 TASKS = {
     "default": {
         "BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
-        "QUEUES": ["default", "webhooks", "digests"],
+        "QUEUES": ["default", "webhooks", "digests", "maintenance"],
     }
 }
 
@@ -374,6 +374,15 @@ WEBHOOK_SECRET_OVERLAP_HOURS = env_float("WEBHOOK_SECRET_OVERLAP_HOURS", 24)
 # Deliveries one claim takes, and how long one task runs before it hands over to the next.
 WEBHOOK_BATCH = env_int("WEBHOOK_BATCH", 50)
 WEBHOOK_RUN_SECONDS = env_float("WEBHOOK_RUN_SECONDS", 60)
+# Pruning (README, "Webhooks", Pruning; `manage.py prune_webhooks`, and a task daily): delivered
+# deliveries, with their attempts, are kept this many days after they were delivered; failed
+# ones (which their owner may still redeliver once the receiver is fixed) this many days after
+# their last schedule of retries began; finished background-task results this many days. Each
+# batch of PRUNE_BATCH rows is deleted in a short transaction of its own.
+WEBHOOK_KEEP_DAYS = env_int("WEBHOOK_KEEP_DAYS", 30)
+WEBHOOK_KEEP_FAILED_DAYS = env_int("WEBHOOK_KEEP_FAILED_DAYS", 90)
+TASK_RESULTS_KEEP_DAYS = env_int("TASK_RESULTS_KEEP_DAYS", 7)
+PRUNE_BATCH = env_int("PRUNE_BATCH", 500)
 
 # Spreadsheets of status updates (the intake app): the most rows one file may hold, and its
 # largest size in bytes. Larger files are refused before anything is checked.

@@ -169,6 +169,17 @@ class Delivery(models.Model):
                 condition=Q(state=DeliveryState.PENDING),
                 name="delivery_pending_order",
             ),
+            # Pruning (pruning.py): the oldest delivered, and the oldest failed, first.
+            models.Index(
+                fields=["delivered_at"],
+                condition=Q(state=DeliveryState.DELIVERED),
+                name="delivery_delivered_age",
+            ),
+            models.Index(
+                fields=["schedule_started_at"],
+                condition=Q(state=DeliveryState.FAILED),
+                name="delivery_failed_age",
+            ),
         ]
 
     def __str__(self):
@@ -219,3 +230,22 @@ class Wakeup(models.Model):
 
     def __str__(self):
         return f"{self.due_at}"
+
+
+class PruneRun(models.Model):
+    """One planned daily run of the pruning task (pruning.py), claimed by whoever enqueues
+    it: the unique `run_at` lets one chain of daily runs exist however many workers, or starts
+    of `prune_webhooks --schedule`, try to plan the next one (as follows.DigestRun does for
+    the hourly digests)."""
+
+    run_at = models.DateTimeField(_("run at"), unique=True)
+    enqueued_at = models.DateTimeField(_("enqueued at"), default=timezone.now)
+    task_id = models.CharField(_("task"), max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-run_at"]
+        verbose_name = _("pruning run")
+        verbose_name_plural = _("pruning runs")
+
+    def __str__(self) -> str:
+        return self.run_at.isoformat()

@@ -1,8 +1,9 @@
-"""The delivery task, on Django's task framework (queue "webhooks"). With the database
-backend (settings.TASKS) `manage.py db_worker` runs it; any backend that supports deferred
-tasks (run_after) will do, RQ's or Celery's included."""
+"""The delivery task, on Django's task framework (queue "webhooks"), and the daily pruning
+(queue "maintenance"). With the database backend (settings.TASKS) `manage.py db_worker` runs
+them; any backend that supports deferred tasks (run_after) will do, RQ's or Celery's included."""
 
 import functools
+import logging
 from datetime import datetime
 
 from django.db import connection
@@ -11,7 +12,9 @@ from django_tasks import TaskResultStatus, task
 from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult, get_date_max
 
-from . import worker
+from . import pruning, worker
+
+logger = logging.getLogger(__name__)
 
 
 @task(queue_name="webhooks")
@@ -20,6 +23,19 @@ def deliver_webhooks() -> dict:
     included: it re-enqueues itself for when the next delivery is due). Returns the counts of
     what its attempts came to."""
     return worker.run()
+
+
+@task(queue_name="maintenance")
+def prune_daily() -> dict[str, int]:
+    """Prune old deliveries and task results (pruning.prune), having first planned the next
+    run (tomorrow at pruning.RUN_AT): a run that fails half-way still leaves the chain going.
+    Two runs at once (two chains, two workers) plan one next run and delete each row once.
+    Returns what it deleted."""
+    now = timezone.now()
+    pruning.schedule_next_run(now=now)
+    pruned = pruning.prune(now=now)
+    logger.info("Pruned %s", pruned.as_dict())
+    return pruned.as_dict()
 
 
 def enqueue(run_after: datetime | None = None) -> None:
