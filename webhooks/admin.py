@@ -327,9 +327,13 @@ class DeliveryAdmin(ManagersOnly, GrowingTableAdmin, admin.ModelAdmin):
 
     @admin.action(description=_("Deliver the selected events again"), permissions=["redeliver"])
     def redeliver(self, request, queryset):
-        chosen = list(queryset)
-        for delivery in chosen:
-            services.redeliver(delivery=delivery)
+        chosen = []
+        for delivery in queryset:
+            try:
+                services.redeliver(delivery=delivery)
+            except Delivery.DoesNotExist:  # pruned since the list was read
+                continue
+            chosen.append(delivery)
         self.message_user(
             request,
             ngettext(

@@ -201,14 +201,17 @@ def delete_subscription(*, subscription: Subscription, expected_version: int | N
 def redeliver(*, delivery: Delivery, now: datetime | None = None) -> Delivery:
     """Send `delivery` again, whatever its state, on a new schedule of retries starting now
     (a worker holding it keeps its lease). It goes once its subscription is active, after any
-    earlier pending delivery of the same measure, with the same webhook-id."""
+    earlier pending delivery of the same measure, with the same webhook-id. Raises
+    Delivery.DoesNotExist when it is gone (pruned since it was read)."""
     now = now or timezone.now()
-    Delivery.objects.filter(pk=delivery.pk).update(
+    updated = Delivery.objects.filter(pk=delivery.pk).update(
         state=DeliveryState.PENDING,
         schedule_started_at=now,
         schedule_attempts=0,
         next_attempt_at=now,
     )
+    if not updated:
+        raise Delivery.DoesNotExist(f"Delivery {delivery.pk} is gone (pruned).")
     transaction.on_commit(wake_worker)
     delivery.refresh_from_db()
     return delivery

@@ -270,3 +270,13 @@ def test_a_commit_finds_a_waiting_run_instead_of_queueing_another(
             record(measure, progress)
 
     assert DBTaskResult.objects.filter(queue_name="webhooks").count() == 1
+
+
+def test_redelivering_a_delivery_pruned_since_it_was_read_says_it_is_gone(manager):
+    subscription(manager)
+    record(MeasureFactory())
+    delivery = Delivery.objects.order_by("id").first()
+    Delivery.objects.filter(pk=delivery.pk).delete()
+
+    with pytest.raises(Delivery.DoesNotExist):
+        services.redeliver(delivery=delivery)

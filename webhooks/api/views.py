@@ -4,6 +4,7 @@ role, as for any request) manage their own. Reads come from selectors; writes go
 webhooks.services."""
 
 from django.contrib.auth import get_user_model
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -27,7 +28,7 @@ from recommendations.models import Measure, Pillar
 
 from .. import selectors, services
 from ..choices import DeliveryState
-from ..models import MANAGE_PERMISSION, Subscription
+from ..models import MANAGE_PERMISSION, Delivery, Subscription
 from . import serializers as s
 from .filters import SubscriptionFilter
 
@@ -257,7 +258,10 @@ class SubscriptionViewSet(
 
         def handler():
             s.EmptyInputSerializer(data=request.data).is_valid(raise_exception=True)
-            services.redeliver(delivery=chosen)
+            try:
+                services.redeliver(delivery=chosen)
+            except Delivery.DoesNotExist:  # pruned since it was read
+                raise Http404 from None
             fresh = selectors.deliveries(subscription).get(pk=chosen.pk)
             return Response(s.DeliverySerializer(fresh, context=self.get_serializer_context()).data)
 
