@@ -50,6 +50,16 @@ HISTORY = [
 ]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def seeded(django_db_setup, django_db_blocker):
+    """A fresh seed, loaded once for the module: each test's transaction is a savepoint inside
+    the one that loaded it, rolled back after the module's last test (a load takes seconds)."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        call_command("load_seed", stdout=StringIO())
+        yield
+        transaction.set_rollback(True)
+
+
 def history() -> list[tuple]:
     """Every entry in the one history order, as an export cannot tell them apart otherwise."""
     return [
@@ -126,7 +136,6 @@ def test_an_exported_history_imported_into_a_fresh_seed_is_the_same_history(
     from django.utils import timezone
 
     monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: TODAY)
-    call_command("load_seed", stdout=StringIO())
     fresh = (history(), states())
     client.force_login(analyst)
     with transaction.atomic():
@@ -153,7 +162,6 @@ def test_an_exported_history_imported_into_a_fresh_seed_is_the_same_history(
 def test_an_entry_citing_evidence_without_a_key_does_not_import_silently(client, analyst):
     from evidence.models import Evidence
 
-    call_command("load_seed", stdout=StringIO())
     piece = Evidence.objects.get(key="chatgpt_launch_2022")
     recording.record_status_update(
         measure=Measure.objects.get(code="1.1"),
