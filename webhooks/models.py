@@ -47,6 +47,15 @@ class Subscription(models.Model):
         related_name="+",
     )
     active = models.BooleanField(_("active"), default=True)
+    # What its owner is told in (the pause e-mail): one of settings.LANGUAGES, the language
+    # the subscription was made in unless changed since.
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        default=settings.LANGUAGE_CODE,
+        help_text=_("The language of the e-mail that tells its owner it was paused."),
+    )
     paused_reason = models.CharField(_("paused because"), max_length=500, blank=True)
     paused_at = models.DateTimeField(_("paused at"), null=True, blank=True)
     # Shown once, when made (and when rotated); the worker signs with it, so it is kept as is.
@@ -72,6 +81,10 @@ class Subscription(models.Model):
             models.CheckConstraint(
                 condition=Q(secret__startswith=SECRET_PREFIX),
                 name="%(app_label)s_%(class)s_secret_prefix",
+            ),
+            models.CheckConstraint(
+                condition=Q(language__in=[code for code, _name in settings.LANGUAGES]),
+                name="%(app_label)s_%(class)s_language_valid",
             ),
         ]
 

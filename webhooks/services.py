@@ -29,12 +29,22 @@ logger = logging.getLogger(__name__)
 
 SECRET_BYTES = 32
 # What a subscription's owner may change (the rest is the worker's, or fixed).
-CHANGEABLE = ("url", "description", "events", "pillar", "measure", "active")
+CHANGEABLE = ("url", "description", "events", "pillar", "measure", "active", "language")
 
 
 def new_secret() -> str:
     """`whsec_` and 32 random bytes in base64, as Standard Webhooks' libraries take it."""
     return SECRET_PREFIX + base64.b64encode(random.token_bytes(SECRET_BYTES)).decode()
+
+
+def supported_language(code: str | None) -> str:
+    """The code in settings.LANGUAGES for a Django language code, such as a request's
+    ("zh-hans", "zh-cn", "en-us"); settings.LANGUAGE_CODE when none fits. A subscription's
+    owner is told in it (tell_owner_paused)."""
+    try:
+        return translation.get_supported_language_variant(code or settings.LANGUAGE_CODE)
+    except LookupError:
+        return settings.LANGUAGE_CODE
 
 
 def check_subscription(*, url: str, events: list, pillar, measure) -> None:
@@ -72,10 +82,13 @@ def create_subscription(
     measure=None,
     active: bool = True,
     description: str = "",
+    language: str | None = None,
     now: datetime | None = None,
 ) -> Subscription:
     """A new subscription of `owner`, with a new secret (`subscription.secret`: show it to
-    the owner now; nothing shows it again).
+    the owner now; nothing shows it again). `language`, one of settings.LANGUAGES, is the one
+    its owner is told in (the admin and the API give the request's); by default
+    settings.LANGUAGE_CODE.
 
     Raises ValidationError, writing nothing, when check_subscription refuses it.
     """
@@ -90,6 +103,7 @@ def create_subscription(
         pillar=pillar,
         measure=measure,
         active=active,
+        language=language or settings.LANGUAGE_CODE,
         paused_at=None if active else now,
         secret=new_secret(),
         created_at=now,
@@ -331,8 +345,9 @@ def wake_worker() -> None:
 
 
 def tell_owner_paused(subscription: Subscription) -> None:
-    """E-mail `subscription`'s owner that it was paused and why (and log it either way). A
-    failure to send is logged, not raised: the pause stands."""
+    """E-mail `subscription`'s owner that it was paused and why, in the subscription's
+    language (and log it either way). A failure to send is logged, not raised: the pause
+    stands."""
     logger.warning(
         "Webhook subscription %s (%s) of %s paused: %s",
         subscription.pk,
@@ -342,7 +357,7 @@ def tell_owner_paused(subscription: Subscription) -> None:
     )
     if not subscription.owner.email:
         return
-    with translation.override(settings.LANGUAGE_CODE):
+    with translation.override(subscription.language or settings.LANGUAGE_CODE):
         subject = _("Webhook paused: %(url)s") % {"url": subscription.url}
         body = _(
             "Deliveries to %(url)s kept failing, so the subscription was paused at %(at)s.\n\n"

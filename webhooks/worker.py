@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from . import services
@@ -243,15 +243,17 @@ def record_sql(vendor: str, rows: int) -> str:
 def give_up(delivery: Delivery, outcome, now: datetime) -> None:
     subscription = delivery.subscription
     last = f"HTTP {outcome.status_code}" if outcome.status_code is not None else outcome.error
-    reason = _(
-        "Delivery of %(event)s failed for %(hours)g hours (%(attempts)s attempts; the last: "
-        "%(last)s)."
-    ) % {
-        "event": delivery.event.message_id,
-        "hours": settings.WEBHOOK_RETRY_HOURS,
-        "attempts": delivery.schedule_attempts + 1,
-        "last": last,
-    }
+    # In the subscription's language, as the e-mail that quotes it.
+    with translation.override(subscription.language or settings.LANGUAGE_CODE):
+        reason = _(
+            "Delivery of %(event)s failed for %(hours)g hours (%(attempts)s attempts; the "
+            "last: %(last)s)."
+        ) % {
+            "event": delivery.event.message_id,
+            "hours": settings.WEBHOOK_RETRY_HOURS,
+            "attempts": delivery.schedule_attempts + 1,
+            "last": last,
+        }
     if services.pause_subscription(subscription=subscription, reason=reason, now=now):
         subscription.refresh_from_db()
         transaction.on_commit(lambda: services.tell_owner_paused(subscription))
