@@ -466,6 +466,10 @@ SPECTACULAR_SETTINGS = {
         # A webhook delivery's state, and the event types subscriptions name.
         "DeliveryStateEnum": "webhooks.choices.DeliveryState",
         "EventTypeEnum": "events.choices.EventType",
+        # A digest's language (zh, en), and a webhook subscription's e-mail's: one of
+        # LANGUAGES, by Django's codes.
+        "LanguageEnum": "follows.choices.Language",
+        "WebhookLanguageEnum": LANGUAGES,
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

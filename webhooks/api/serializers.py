@@ -74,6 +74,7 @@ class SubscriptionSerializer(RefuseUnknownFields, serializers.ModelSerializer):
             "measure",
             "measure_code",
             "active",
+            "language",
             "paused_reason",
             "paused_at",
             "owner",
@@ -86,7 +87,11 @@ class SubscriptionSerializer(RefuseUnknownFields, serializers.ModelSerializer):
             "active": {
                 "help_text": "Off: paused (nothing is delivered; deliveries wait). On again: "
                 "resumed, and waiting deliveries go out in order."
-            }
+            },
+            "language": {
+                "help_text": "The language of the e-mail that tells the owner the subscription "
+                "was paused. By default, on creation, the request's (Accept-Language)."
+            },
         }
 
 

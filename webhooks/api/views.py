@@ -176,6 +176,9 @@ class SubscriptionViewSet(
             data.is_valid(raise_exception=True)
             fields = dict(data.validated_data)
             fields.pop("version", None)
+            fields.setdefault(
+                "language", services.supported_language(getattr(request, "LANGUAGE_CODE", None))
+            )
             subscription = services.create_subscription(owner=request.user, **fields)
             location = request.build_absolute_uri(reverse("webhook-detail", args=[subscription.pk]))
             return self.answer(
