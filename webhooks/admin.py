@@ -1,23 +1,27 @@
 """Webhooks in the admin: subscriptions (each manager's own; a superuser's all), made, changed,
-paused and resumed through the services, the secret shown once on the page that answers the
-form; deliveries read-only with their attempts, and redelivered. Superusers see the outbox's
-depth and its oldest undelivered event above the subscriptions."""
+paused, resumed and given a new secret through the services, the secret shown once on the
+page that answers the form; deliveries read-only with their attempts, and redelivered.
+Superusers see the outbox's depth and its oldest undelivered event above the subscriptions."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from config.admin_paginator import GrowingTableAdmin
 from events.choices import EventType
 from recommendations.admin import add_service_errors
+from recommendations.services import StaleVersion
 
 from . import selectors, services
 from .choices import DeliveryState
@@ -26,7 +30,7 @@ from .models import Delivery, DeliveryAttempt, Subscription
 # Attempts a delivery's page lists, newest first (the API lists them all).
 ATTEMPTS_SHOWN = 50
 # What a subscription's form changes (the service's CHANGEABLE).
-EDITABLE = ["url", "description", "events", "pillar", "measure", "active"]
+EDITABLE = ["url", "description", "events", "pillar", "measure", "active", "language"]
 
 
 class SubscriptionForm(forms.ModelForm):
@@ -64,6 +68,12 @@ class SubscriptionForm(forms.ModelForm):
             except ValidationError as error:
                 add_service_errors(self, error)
         return data
+
+
+class RotateSecretForm(forms.Form):
+    """The confirmation of a new secret: the subscription's version when the page showed it."""
+
+    version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
 
 
 class ManagersOnly:
@@ -127,6 +137,22 @@ class SubscriptionAdmin(ManagersOnly, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return selectors.may_manage(request.user)
 
+    def get_urls(self):
+        rotate = path(
+            "<path:object_id>/rotate-secret/",
+            self.admin_site.admin_view(self.rotate_secret_view),
+            name="webhooks_subscription_rotate_secret",
+        )
+        return [rotate, *super().get_urls()]
+
+    def get_changeform_initial_data(self, request):
+        """A new subscription's e-mail goes in the language the admin is used in."""
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault(
+            "language", services.supported_language(getattr(request, "LANGUAGE_CODE", None))
+        )
+        return initial
+
     def get_fields(self, request, obj=None):
         return EDITABLE if obj is None else [*EDITABLE, *self.readonly_fields]
 
@@ -173,6 +199,11 @@ class SubscriptionAdmin(ManagersOnly, admin.ModelAdmin):
             services.delete_subscription(subscription=subscription)
 
     def response_add(self, request, obj, post_url_continue=None):
+        return self.secret_page(
+            request, obj, request.new_webhook_secret, _("Webhook subscription created")
+        )
+
+    def secret_page(self, request, subscription, secret, title, **extra):
         """The secret, this once, on a page no cache keeps: never in a message, which the
         session or a cookie would store."""
         response = TemplateResponse(
@@ -181,13 +212,68 @@ class SubscriptionAdmin(ManagersOnly, admin.ModelAdmin):
             {
                 **self.admin_site.each_context(request),
                 "opts": self.opts,
-                "subscription": obj,
-                "secret": request.new_webhook_secret,
-                "title": _("Webhook subscription created"),
+                "subscription": subscription,
+                "secret": secret,
+                "title": title,
+                **extra,
             },
         )
         response["Cache-Control"] = "no-store"
         return response
+
+    def rotate_secret_view(self, request, object_id):
+        """Give the subscription a new secret: GET asks to confirm (and writes nothing), POST
+        does it through services.rotate_secret with the version the confirmation showed, and
+        answers with the new secret, shown once, and until when the old one signs too. A stale
+        version changes nothing and says so. Whoever may not change the subscription gets a
+        403; another manager's subscription is a 404."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        if not str(object_id).isdigit():
+            raise Http404
+        visible = selectors.visible_subscriptions(request.user, Subscription.objects.all())
+        subscription = get_object_or_404(visible, pk=object_id)
+        if not self.has_change_permission(request, subscription):
+            raise PermissionDenied
+        here = reverse("admin:webhooks_subscription_rotate_secret", args=[subscription.pk])
+        form = RotateSecretForm(
+            request.POST if request.method == "POST" else None,
+            initial={"version": subscription.version},
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                rotated = services.rotate_secret(
+                    subscription=subscription, expected_version=form.cleaned_data["version"]
+                )
+            except StaleVersion as stale:
+                messages.error(
+                    request,
+                    gettext("Nothing was changed: %(reason)s")
+                    % {"reason": " ".join(stale.messages)},
+                )
+                return HttpResponseRedirect(here)
+            self.log_change(request, rotated, [{"changed": {"fields": ["secret"]}}])
+            return self.secret_page(
+                request,
+                rotated,
+                rotated.secret,
+                _("Webhook secret rotated"),
+                previous_until=rotated.previous_secret_until,
+            )
+        return TemplateResponse(
+            request,
+            "admin/webhooks/subscription/rotate_secret.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "subscription": subscription,
+                "original": subscription,
+                "form": form,
+                "hours": settings.WEBHOOK_SECRET_OVERLAP_HOURS,
+                "title": _("Give the subscription a new secret?"),
+            },
+            status=400 if request.method == "POST" else 200,
+        )
 
     def changelist_view(self, request, extra_context=None):
         extra = {"outbox": selectors.outbox()} if request.user.is_superuser else {}
