@@ -342,6 +342,8 @@ EXPECTED_QUERIES = {
         "webhooks.subscription add": 3,
         "webhooks.subscription change": 5,
         "webhooks.subscription history": 5,
+        # The confirmation of a new secret: the session, the user, the subscription.
+        "webhooks.subscription new secret": 3,
         "webhooks.delivery list": 5,
         "webhooks.delivery list of a subscription": 5,
         "webhooks.delivery list pending": 5,
@@ -881,6 +883,9 @@ def pages(world, user) -> dict[str, str]:
             obj = model_admin.get_queryset(request).order_by("pk").first() or obj
         found[f"{label} change"] = reverse(f"{name}_change", args=[obj.pk])
         found[f"{label} history"] = reverse(f"{name}_history", args=[obj.pk])
+        if model is Subscription and model_admin.has_change_permission(request, obj):
+            # The confirmation of a new secret (GET writes nothing).
+            found[f"{label} new secret"] = reverse(f"{name}_rotate_secret", args=[obj.pk])
     for label in sorted(app_labels):
         found[f"{label} app"] = reverse("admin:app_list", args=[label])
     for app_label, model_name, field in autocomplete_fields():

@@ -50,6 +50,7 @@ from tests.factories import (
 )
 from tests.intake.files import csv_bytes
 from webhooks import services as webhooks
+from webhooks.models import Subscription
 
 pytestmark = pytest.mark.django_db
 
@@ -499,6 +500,23 @@ def post_a_request_for_changes(browser: Client, measure: Measure):
     )
 
 
+def rotate_a_webhook_secret(browser: Client, measure: Measure, post: bool):
+    """Confirm (GET) or give (POST) a new secret to another user's subscription: a superuser
+    manages every one."""
+    owner = User.objects.create_user("hook-owner")
+    subscription = webhooks.create_subscription(owner=owner, url="http://127.0.0.1:9/in")
+    url = reverse("admin:webhooks_subscription_rotate_secret", args=[subscription.pk])
+    return browser.post(url, {"version": 1}) if post else browser.get(url)
+
+
+def open_the_new_webhook_secret_page(browser: Client, measure: Measure):
+    return rotate_a_webhook_secret(browser, measure, post=False)
+
+
+def post_a_new_webhook_secret(browser: Client, measure: Measure):
+    return rotate_a_webhook_secret(browser, measure, post=True)
+
+
 ADMIN_DOORS = {
     # door: status for (anonymous, no role, viewer, reporter, analyst, superuser)
     open_the_measure_changelist: (302, 403, 200, 200, 200, 200),
@@ -514,6 +532,9 @@ ADMIN_DOORS = {
     open_the_proposal_add_page: (302, 403, 403, 200, 403, 403),
     # A reporter does not see another's proposal.
     post_a_request_for_changes: (302, 403, 403, 404, 302, 302),
+    # Webhooks: managed by superusers (and holders of the permission, tests/webhooks).
+    open_the_new_webhook_secret_page: (302, 403, 403, 403, 403, 200),
+    post_a_new_webhook_secret: (302, 403, 403, 403, 403, 200),
 }
 
 
@@ -552,3 +573,5 @@ def test_each_role_gets_the_expected_status_from_the_admin(admin_as, door, role,
     assert changed == (door is post_a_measure_change and role in ("analyst", "superuser"))
     sent_back = Proposal.objects.filter(state=ProposalState.CHANGES_REQUESTED).exists()
     assert sent_back == (door is post_a_request_for_changes and role in ("analyst", "superuser"))
+    rotated = Subscription.objects.exclude(previous_secret="").exists()
+    assert rotated == (door is post_a_new_webhook_secret and role == "superuser")

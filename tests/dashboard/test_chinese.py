@@ -35,7 +35,7 @@ from tests.factories import MeasureFactory, RiskFactory
 from tests.intake.files import csv_bytes
 from tokens.services import create_token
 from webhooks import services as webhooks
-from webhooks.models import DeliveryAttempt
+from webhooks.models import DeliveryAttempt, Subscription
 
 pytestmark = pytest.mark.django_db
 
@@ -351,6 +351,8 @@ def admin_pages(user) -> list[str]:
             pages.append(reverse(f"{name}_history", args=[first.pk]))
             if model_admin.has_delete_permission(request, first):
                 pages.append(reverse(f"{name}_delete", args=[first.pk]))
+            if model is Subscription and model_admin.has_change_permission(request, first):
+                pages.append(reverse(f"{name}_rotate_secret", args=[first.pk]))
     pages += [reverse("admin:app_list", args=[label]) for label in sorted(app_labels)]
     return pages
 
@@ -431,3 +433,27 @@ def test_permissions_are_named_in_the_readers_language(client, django_user_model
     assert "管理 | 日志记录 | 可增加日志记录" in text
     assert "政策建议 | 状态更新 | 可增加状态更新" in text
     assert "Can add" not in text
+
+
+def test_a_new_webhook_secret_is_shown_in_chinese(client, seeded):
+    client.force_login(seeded["root"])
+    subscription = Subscription.objects.get()
+    url = reverse("admin:webhooks_subscription_rotate_secret", args=[subscription.pk])
+
+    response = client.post(url, {"version": subscription.version}, **ZH)
+
+    assert response.status_code == 200
+    # Only the standard's name and the code that verifies a delivery stay as they are.
+    words = {
+        found.split(" in ")[0] for found in english_words(response.content.decode(), data_values())
+    }
+    assert words <= {
+        "Standard",
+        "Webhooks",
+        "standardwebhooks",
+        "secret",
+        "verify",
+        "body",
+        "headers",
+    }
+    assert "之前，每次投递仍会同时用旧密钥签名" in page_text(response.content.decode())

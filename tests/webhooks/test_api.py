@@ -333,3 +333,38 @@ def test_rotating_the_secret_shows_the_new_one_once(root_api, manager):
     assert rotated.status_code == 200 and rotated["ETag"] == '"2"'
     subscription.refresh_from_db()
     assert rotated.json()["secret"] == subscription.secret != subscription.previous_secret
+
+
+def test_a_subscription_is_made_in_the_requests_language_unless_it_names_one(root_api):
+    chinese = root_api.post(list_url(), {"url": URL}, format="json", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    named = root_api.post(
+        list_url(),
+        {"url": URL, "language": "en"},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    default = root_api.post(list_url(), {"url": URL}, format="json")
+
+    assert [r.status_code for r in (chinese, named, default)] == [201, 201, 201]
+    assert [r.json()["language"] for r in (chinese, named, default)] == ["zh-hans", "en", "en"]
+    assert list(Subscription.objects.values_list("language", flat=True)) == [
+        "zh-hans",
+        "en",
+        "en",
+    ]
+
+
+def test_a_subscriptions_language_is_changed_and_must_be_one_offered(root_api, manager):
+    subscription = services.create_subscription(owner=manager, url=URL)
+
+    changed = root_api.patch(
+        detail_url(subscription), {"language": "zh-hans"}, format="json", HTTP_IF_MATCH='"1"'
+    )
+    refused = root_api.patch(detail_url(subscription), {"language": "fr"}, format="json")
+
+    assert changed.status_code == 200, changed.json()
+    assert (changed.json()["language"], changed["ETag"]) == ("zh-hans", '"2"')
+    assert refused.status_code == 400 and "language" in refused.json()
+    subscription.refresh_from_db()
+    assert (subscription.language, subscription.version) == ("zh-hans", 2)
+    assert root_api.get(detail_url(subscription)).json()["language"] == "zh-hans"

@@ -4,6 +4,7 @@ the event's own transaction with one statement, whatever the number of subscript
 from datetime import date, timedelta
 
 import pytest
+from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -243,6 +244,51 @@ def test_rotating_the_secret_keeps_the_old_one_signing_for_a_while(manager, sett
     assert rotated.signing_secrets(now) == [rotated.secret, old]
     later = now + timedelta(hours=25)
     assert rotated.signing_secrets(later) == [rotated.secret]
+
+
+def test_a_subscription_is_in_the_default_language_unless_told_and_changes_language(manager):
+    made = subscription(manager)
+    chinese = subscription(manager, language="zh-hans")
+
+    changed = services.update_subscription(subscription=made, changes={"language": "zh-hans"})
+
+    assert (made.language, chinese.language, changed.language) == ("en", "zh-hans", "zh-hans")
+    with pytest.raises(ValidationError) as refused:
+        services.update_subscription(subscription=made, changes={"language": "fr"})
+    assert "language" in refused.value.message_dict
+    assert Subscription.objects.get(pk=made.pk).language == "zh-hans"
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [("zh-hans", "zh-hans"), ("zh-cn", "zh-hans"), ("en-us", "en"), ("fr", "en"), (None, "en")],
+)
+def test_a_requests_language_is_one_of_the_settings_languages(code, expected):
+    assert services.supported_language(code) == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "said"),
+    [
+        ("zh-hans", "Webhook 已暂停：" + URL, "原因：Gone"),
+        ("en", "Webhook paused: " + URL, "Why: Gone"),
+    ],
+)
+def test_the_owner_is_told_of_a_pause_in_the_subscriptions_language(
+    manager, settings, language, subject, said
+):
+    settings.LANGUAGE_CODE = "en" if language == "zh-hans" else "zh-hans"  # not the default's
+    made = subscription(manager, language=language)
+    services.pause_subscription(subscription=made, reason="Gone", now=made.created_at)
+    made.refresh_from_db()
+
+    services.tell_owner_paused(made)
+
+    (message,) = mail.outbox
+    assert message.to == ["root@example.org"]
+    assert message.subject == subject
+    assert said in message.body
+    assert f"/api/v1/webhooks/{made.pk}/" in message.body
 
 
 def test_deleting_a_subscription_deletes_its_deliveries_not_the_events(manager):
