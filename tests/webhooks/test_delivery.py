@@ -258,7 +258,11 @@ def test_an_outcome_after_the_lease_was_taken_over_is_logged_and_changes_nothing
     assert fresh.attempts.count() == 1
 
 
-def test_a_failed_run_plans_the_next_one_for_the_retry_without_any_write(manager, receiver):
+def test_a_failed_run_plans_the_next_one_for_the_retry_without_any_write(
+    manager, receiver, settings
+):
+    # A retry still ahead when the run ends, however slow the machine.
+    settings.WEBHOOK_RETRY_FIRST_SECONDS = 30
     receiver.plan = lambda received, number: (503, {})
     measure = MeasureFactory()
     subscription = subscribe(manager, receiver)
