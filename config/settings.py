@@ -218,6 +218,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         f"-c statement_timeout={env_int('DB_STATEMENT_TIMEOUT_MS', 30000)} "
         "-c jit=off"
     )
+    # The hottest write statements are prepared once per connection (config/db.py): explicit
+    # preparation only; Django's own statements stay unprepared, as poolers need.
+    DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
+    if DB_PREPARED_STATEMENTS:
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 2**31 - 1
+else:
+    DB_PREPARED_STATEMENTS = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # Wait for a concurrent writer instead of failing at once with "database is locked".

@@ -11,6 +11,7 @@ import orjson
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 
+from config.db import prepared_cursor
 from evidence import signals as evidence_signals
 from recommendations import signals as recommendation_signals
 from review import signals as review_signals
@@ -56,7 +57,8 @@ def _insert_postgresql(events: list[Event]) -> dict[str, int]:
         default=_json_default,
     ).decode()
     plans = [(planner.key, *planner.statement()) for planner in PLANNERS.values()]
-    with connection.cursor() as cursor:
+    # Prepared once per connection: its text is the same for any number of events.
+    with prepared_cursor() as cursor:
         cursor.execute(
             _statement(tuple(sql for _key, sql, _params in plans)),
             [rows, *(value for _key, _sql, params in plans for value in params)],

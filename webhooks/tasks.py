@@ -12,6 +12,8 @@ from django_tasks import TaskResultStatus, task
 from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult, get_date_max
 
+from config.db import prepared_cursor
+
 from . import pruning, worker
 
 logger = logging.getLogger(__name__)
@@ -64,7 +66,7 @@ def run_waiting(backend: str) -> bool:
     def moment(value: datetime):
         return run_after.get_db_prep_value(value, connection)  # as the column stores it
 
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             waiting_sql(),
             [
