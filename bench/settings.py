@@ -19,7 +19,8 @@ if (
 ):
     DATABASES["default"]["OPTIONS"]["options"] += " -c max_parallel_workers_per_gather=0"
 
-# python -m bench.webhooks serves app servers without the outbox, or without its webhooks, to
-# price them (bench/apps.py).
-if os.environ.get("BENCH_DISCONNECT"):
-    INSTALLED_APPS = [*INSTALLED_APPS, "bench.apps.DisconnectConfig"]  # noqa: F405
+# python -m bench.webhooks leaves out the outbox, or its webhooks, for the requests that say so
+# in a header, to price them (bench/apps.py).
+if os.environ.get("BENCH_OUTBOX_SWITCH"):
+    INSTALLED_APPS = [*INSTALLED_APPS, "bench.apps.SwitchConfig"]  # noqa: F405
+    MIDDLEWARE = ["bench.apps.OutboxSwitch", *MIDDLEWARE]  # noqa: F405

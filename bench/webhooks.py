@@ -232,22 +232,22 @@ def measure_writes(rounds: int, env: dict, database: str, info: str) -> list[str
     token = create_token(user=analyst, now=timezone.now())[1]
     writer = Writer()
     VAR.mkdir(exist_ok=True)
-    servers = {
-        without: Server(
-            {**env, "BENCH_DISCONNECT": without},
-            workers=1,
-            timeout=60,
-            log_path=VAR / f"webhooks-gunicorn-{without or 'all'}.log",
-        )
-        for without in ("outbox", "webhooks", "")
-    }
+    # One app server for every variant: each request's X-Bench-Outbox header says what it
+    # leaves out (bench/apps.py), so all are priced in the same worker and database backend.
+    server = Server(
+        {**env, "BENCH_OUTBOX_SWITCH": "1"},
+        workers=1,
+        timeout=60,
+        log_path=VAR / "webhooks-gunicorn.log",
+    )
     discard = "http://127.0.0.1:9/bench"  # nothing delivers here: no worker runs
     figures: dict[str, list[dict]] = {name: [] for name in VARIANTS}
     sent = 0
 
-    def calls(client: Client, n: int) -> list:
+    def calls(client: Client, n: int, without: str) -> list:
         nonlocal sent
         made = []
+        headers = {"Content-Type": "application/json", "X-Bench-Outbox": without}
         for _ in range(n):
             measure = writer.measures[sent % len(writer.measures)]
             sent += 1
@@ -262,39 +262,32 @@ def measure_writes(rounds: int, env: dict, database: str, info: str) -> list[str
                 client.call(
                     "POST",
                     f"/api/v1/measures/{measure}/status-updates/",
-                    {"Content-Type": "application/json"},
+                    headers,
                     json.dumps(body).encode(),
                 )
             )
         return made
 
     try:
-        for server in servers.values():
-            server.start()
-        clients = {without: Client(server.port, token) for without, server in servers.items()}
-        monitors = {}
-        for without, server in servers.items():
-            wait_ready(clients[without], server)
-            monitors[without] = Monitor(master=server.proc.pid, database=database, conninfo=info)
+        server.start()
+        client = Client(server.port, token)
+        wait_ready(client, server)
+        monitor = Monitor(master=server.proc.pid, database=database, conninfo=info)
         log(f"warming up, then {rounds} rounds of {PER_BATCH} status updates per variant")
-        for without in servers:
-            batch(
-                monitors[without],
-                servers[without].port,
-                calls(clients[without], 30),
-                concurrency=1,
-                timeout=60,
-            )
+        for without in ("outbox", "webhooks", ""):
+            batch(monitor, server.port, calls(client, 30, without), concurrency=1, timeout=60)
         order = list(VARIANTS)
         for round_number in range(rounds):
             random.Random(round_number).shuffle(order)  # no variant always first, or last
             for name in order:
                 without, subs = VARIANTS[name]
                 subscriptions(subs, discard)
+                # The switch happens on the round's first request: not counted.
+                batch(monitor, server.port, calls(client, 1, without), concurrency=1, timeout=60)
                 result = batch(
-                    monitors[without],
-                    servers[without].port,
-                    calls(clients[without], PER_BATCH),
+                    monitor,
+                    server.port,
+                    calls(client, PER_BATCH, without),
                     concurrency=1,
                     timeout=60,
                 )
@@ -302,11 +295,9 @@ def measure_writes(rounds: int, env: dict, database: str, info: str) -> list[str
                     raise SystemExit(f"{name}: {result['statuses']}")
                 figures[name].append(result)
             log(f"round {round_number + 1} done")
-        for monitor in monitors.values():
-            monitor.close()
+        monitor.close()
     finally:
-        for server in servers.values():
-            server.stop()
+        server.stop()
 
     def per_request(name: str, key: str) -> float:
         return statistics.median(r[key] / r["n"] for r in figures[name])
