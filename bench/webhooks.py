@@ -1,16 +1,17 @@
 """Webhooks on PostgreSQL: what the outbox and the fan-out add to a status update, and how
 many deliveries one worker makes per second to a receiver on loopback.
 
-    .venv/bin/python -m bench.webhooks             # about three minutes (+ one the first time)
+    .venv/bin/python -m bench.webhooks             # about seven minutes (+ one the first time)
 
 Status updates are POSTed to /api/v1/measures/{id}/status-updates/ (as B5, without If-Match
 and Idempotency-Key) on the synthetic measures of a copy of dataset S (its own template,
-bench_webhooks_s), through gunicorn with one sync worker, in interleaved rounds of four
-variants:
+bench_webhooks_s), through gunicorn with one sync worker, in interleaved rounds of five
+variants, all served by the same worker (each request's X-Bench-Outbox header says what it
+leaves out, bench/apps.py):
 
-- `no outbox`: an app server with the events app's receivers disconnected (bench/apps.py):
-  what an update cost before the outbox;
-- `outbox, no subscription`: the event row and the fan-out's INSERT ... SELECT, which plans
+- `no outbox`: the events app's receivers left out: what an update cost before the outbox;
+- `events, no webhooks`: the event is written, no delivery planned;
+- `events and fan-out, no subscription`: the event's statement with its fan-out, which plans
   nothing;
 - `1 subscription`, `10 subscriptions`: each update plans that many deliveries, and once it
   commits a delivery run is queued (or found queued).
@@ -44,7 +45,9 @@ from . import dataset
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 ROUNDS = 15
-PER_BATCH = 50  # status updates per variant per round
+# Status updates per variant per round: CPU is read in ticks of 10 ms, and 200 updates (two
+# seconds or so) keep a tick under 1% of a round.
+PER_BATCH = 200
 COMPONENT_REPEATS = 1000  # of each part of the outbox, per trial
 COMPONENT_TRIALS = 5
 SPREAD_DELIVERIES = 2000
@@ -340,7 +343,8 @@ def measure_writes(rounds: int, env: dict, database: str, info: str) -> list[str
     lines += [
         "",
         f"Medians of {rounds} interleaved rounds of {PER_BATCH} POSTs each, gunicorn with one "
-        "sync worker and one client on loopback, CPU read from /proc for the worker and its "
+        "sync worker serving every variant (each request's header says what it leaves out) and "
+        "one client on loopback, CPU read from /proc for the worker and its "
         "PostgreSQL backends. No delivery worker runs: after the first, each update's commit "
         "finds a delivery run already queued (one SELECT) instead of enqueueing another. "
         f"Target: the outbox and the fan-out add under {TARGET_OVERHEAD:.0%} to an update's "
