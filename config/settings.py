@@ -473,10 +473,8 @@ SPECTACULAR_SETTINGS = {
         # A webhook delivery's state, and the event types subscriptions name.
         "DeliveryStateEnum": "webhooks.choices.DeliveryState",
         "EventTypeEnum": "events.choices.EventType",
-        # A digest's language (zh, en), and a webhook subscription's e-mail's: one of
-        # LANGUAGES, by Django's codes.
-        "LanguageEnum": "follows.choices.Language",
-        "WebhookLanguageEnum": LANGUAGES,
+        # The language of a digest and of a webhook subscription's e-mail (zh, en).
+        "LanguageEnum": "recommendations.choices.Language",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

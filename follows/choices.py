@@ -3,6 +3,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from recommendations.choices import Language  # noqa: F401 (the digests' vocabulary too)
+
 
 class Frequency(models.TextChoices):
     """How often a user's digest goes out."""
@@ -12,15 +14,9 @@ class Frequency(models.TextChoices):
     WEEKLY = "weekly", _("Weekly")
 
 
-class Language(models.TextChoices):
-    """The language a digest is written in (the reports' codes: zh, en)."""
-
-    ZH = "zh", "中文"
-    EN = "en", "English"
-
-
-# Django's language code for each (translation.override).
-DJANGO_LANGUAGE = {Language.ZH: "zh-hans", Language.EN: "en"}
+# The language a digest is written in (the reports' codes: zh, en), and Django's code for each
+# (translation.override).
+DJANGO_LANGUAGE = {language: language.django_code for language in Language}
 
 
 class Weekday(models.IntegerChoices):

@@ -32,8 +32,7 @@ RUNS_KEPT = timedelta(days=7)
 def default_language(language: str | None = None) -> str:
     """The digest language for a Django language code (the request's, when the user acts in
     the admin or the API), else for settings.LANGUAGE_CODE."""
-    code = (language or settings.LANGUAGE_CODE).lower()
-    return Language.ZH if code.startswith("zh") else Language.EN
+    return Language.of(language)
 
 
 def ensure_digest_settings(*, user, language: str | None = None) -> DigestSettings:

@@ -74,3 +74,24 @@ class InstitutionKind(models.TextChoices):
     INTERNATIONAL_BODY = "international_body", _("International body")
     RESEARCH = "research", _("Research institution")
     OTHER = "other", _("Other")
+
+
+class Language(models.TextChoices):
+    """The language something is written in for a reader (a report, a digest, a webhook's
+    e-mail): the reports' codes, zh and en."""
+
+    ZH = "zh", "中文"
+    EN = "en", "English"
+
+    @classmethod
+    def of(cls, code: str | None) -> "Language":
+        """The language for a Django language code (a request's: "zh-hans", "zh-cn",
+        "en-us"), or for settings.LANGUAGE_CODE when none is given."""
+        from django.conf import settings
+
+        return cls.ZH if (code or settings.LANGUAGE_CODE).lower().startswith("zh") else cls.EN
+
+    @property
+    def django_code(self) -> str:
+        """Django's code for it (translation.override)."""
+        return "zh-hans" if self == Language.ZH else "en"

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from config.admin_paginator import GrowingTableAdmin
 from events.choices import EventType
 from recommendations.admin import add_service_errors
+from recommendations.choices import Language
 from recommendations.services import StaleVersion
 
 from . import selectors, services
@@ -148,9 +149,7 @@ class SubscriptionAdmin(ManagersOnly, admin.ModelAdmin):
     def get_changeform_initial_data(self, request):
         """A new subscription's e-mail goes in the language the admin is used in."""
         initial = super().get_changeform_initial_data(request)
-        initial.setdefault(
-            "language", services.supported_language(getattr(request, "LANGUAGE_CODE", None))
-        )
+        initial.setdefault("language", Language.of(getattr(request, "LANGUAGE_CODE", None)))
         return initial
 
     def get_fields(self, request, obj=None):

@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from events.models import Event
+from recommendations.choices import Language
 from recommendations.models import Measure, Pillar
 
 from .choices import DeliveryState
@@ -47,13 +48,13 @@ class Subscription(models.Model):
         related_name="+",
     )
     active = models.BooleanField(_("active"), default=True)
-    # What its owner is told in (the pause e-mail): one of settings.LANGUAGES, the language
-    # the subscription was made in unless changed since.
+    # What its owner is told in (the pause e-mail), zh or en as digests and reports: the
+    # language the subscription was made in unless changed since.
     language = models.CharField(
         _("language"),
-        max_length=10,
-        choices=settings.LANGUAGES,
-        default=settings.LANGUAGE_CODE,
+        max_length=2,
+        choices=Language.choices,
+        default=Language.EN,
         help_text=_("The language of the e-mail that tells its owner it was paused."),
     )
     paused_reason = models.CharField(_("paused because"), max_length=500, blank=True)
@@ -83,7 +84,7 @@ class Subscription(models.Model):
                 name="%(app_label)s_%(class)s_secret_prefix",
             ),
             models.CheckConstraint(
-                condition=Q(language__in=[code for code, _name in settings.LANGUAGES]),
+                condition=Q(language__in=Language.values),
                 name="%(app_label)s_%(class)s_language_valid",
             ),
         ]

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from events.choices import EventType
 from events.models import Event
+from recommendations.choices import Language
 from recommendations.services import StaleVersion
 
 from . import targets
@@ -35,16 +36,6 @@ CHANGEABLE = ("url", "description", "events", "pillar", "measure", "active", "la
 def new_secret() -> str:
     """`whsec_` and 32 random bytes in base64, as Standard Webhooks' libraries take it."""
     return SECRET_PREFIX + base64.b64encode(random.token_bytes(SECRET_BYTES)).decode()
-
-
-def supported_language(code: str | None) -> str:
-    """The code in settings.LANGUAGES for a Django language code, such as a request's
-    ("zh-hans", "zh-cn", "en-us"); settings.LANGUAGE_CODE when none fits. A subscription's
-    owner is told in it (tell_owner_paused)."""
-    try:
-        return translation.get_supported_language_variant(code or settings.LANGUAGE_CODE)
-    except LookupError:
-        return settings.LANGUAGE_CODE
 
 
 def check_subscription(*, url: str, events: list, pillar, measure) -> None:
@@ -103,7 +94,7 @@ def create_subscription(
         pillar=pillar,
         measure=measure,
         active=active,
-        language=language or settings.LANGUAGE_CODE,
+        language=language or Language.of(None),
         paused_at=None if active else now,
         secret=new_secret(),
         created_at=now,
@@ -357,7 +348,7 @@ def tell_owner_paused(subscription: Subscription) -> None:
     )
     if not subscription.owner.email:
         return
-    with translation.override(subscription.language or settings.LANGUAGE_CODE):
+    with translation.override(Language(subscription.language).django_code):
         subject = _("Webhook paused: %(url)s") % {"url": subscription.url}
         body = _(
             "Deliveries to %(url)s kept failing, so the subscription was paused at %(at)s.\n\n"

@@ -30,6 +30,8 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from recommendations.choices import Language
+
 from . import services
 from .choices import DeliveryState
 from .models import Delivery, DeliveryAttempt, Subscription, Wakeup
@@ -244,7 +246,7 @@ def give_up(delivery: Delivery, outcome, now: datetime) -> None:
     subscription = delivery.subscription
     last = f"HTTP {outcome.status_code}" if outcome.status_code is not None else outcome.error
     # In the subscription's language, as the e-mail that quotes it.
-    with translation.override(subscription.language or settings.LANGUAGE_CODE):
+    with translation.override(Language(subscription.language).django_code):
         reason = _(
             "Delivery of %(event)s failed for %(hours)g hours (%(attempts)s attempts; the "
             "last: %(last)s)."

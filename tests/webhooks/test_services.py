@@ -13,7 +13,7 @@ from events.choices import EventType
 from events.models import Event
 from evidence import services as evidence_services
 from recommendations import services as recommendations
-from recommendations.choices import Status
+from recommendations.choices import Language, Status
 from recommendations.services import StaleVersion
 from tests.conftest import TODAY
 from tests.factories import MeasureFactory, SourceFactory
@@ -248,36 +248,36 @@ def test_rotating_the_secret_keeps_the_old_one_signing_for_a_while(manager, sett
 
 def test_a_subscription_is_in_the_default_language_unless_told_and_changes_language(manager):
     made = subscription(manager)
-    chinese = subscription(manager, language="zh-hans")
+    chinese = subscription(manager, language="zh")
 
-    changed = services.update_subscription(subscription=made, changes={"language": "zh-hans"})
+    changed = services.update_subscription(subscription=made, changes={"language": "zh"})
 
-    assert (made.language, chinese.language, changed.language) == ("en", "zh-hans", "zh-hans")
+    assert (made.language, chinese.language, changed.language) == ("en", "zh", "zh")
     with pytest.raises(ValidationError) as refused:
         services.update_subscription(subscription=made, changes={"language": "fr"})
     assert "language" in refused.value.message_dict
-    assert Subscription.objects.get(pk=made.pk).language == "zh-hans"
+    assert Subscription.objects.get(pk=made.pk).language == "zh"
 
 
 @pytest.mark.parametrize(
     ("code", "expected"),
-    [("zh-hans", "zh-hans"), ("zh-cn", "zh-hans"), ("en-us", "en"), ("fr", "en"), (None, "en")],
+    [("zh-hans", "zh"), ("zh-cn", "zh"), ("en-us", "en"), ("fr", "en"), (None, "en")],
 )
-def test_a_requests_language_is_one_of_the_settings_languages(code, expected):
-    assert services.supported_language(code) == expected
+def test_a_requests_language_is_zh_or_en(code, expected):
+    assert Language.of(code) == expected
 
 
 @pytest.mark.parametrize(
     ("language", "subject", "said"),
     [
-        ("zh-hans", "Webhook 已暂停：" + URL, "原因：Gone"),
+        ("zh", "Webhook 已暂停：" + URL, "原因：Gone"),
         ("en", "Webhook paused: " + URL, "Why: Gone"),
     ],
 )
 def test_the_owner_is_told_of_a_pause_in_the_subscriptions_language(
     manager, settings, language, subject, said
 ):
-    settings.LANGUAGE_CODE = "en" if language == "zh-hans" else "zh-hans"  # not the default's
+    settings.LANGUAGE_CODE = "en" if language == "zh" else "zh-hans"  # not the default's
     made = subscription(manager, language=language)
     services.pause_subscription(subscription=made, reason="Gone", now=made.created_at)
     made.refresh_from_db()

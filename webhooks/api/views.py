@@ -24,6 +24,7 @@ from config.openapi import (
     with_errors,
 )
 from recommendations.api.idempotency import run_idempotent
+from recommendations.choices import Language
 from recommendations.models import Measure, Pillar
 
 from .. import selectors, services
@@ -176,9 +177,7 @@ class SubscriptionViewSet(
             data.is_valid(raise_exception=True)
             fields = dict(data.validated_data)
             fields.pop("version", None)
-            fields.setdefault(
-                "language", services.supported_language(getattr(request, "LANGUAGE_CODE", None))
-            )
+            fields.setdefault("language", Language.of(getattr(request, "LANGUAGE_CODE", None)))
             subscription = services.create_subscription(owner=request.user, **fields)
             location = request.build_absolute_uri(reverse("webhook-detail", args=[subscription.pk]))
             return self.answer(

@@ -12,15 +12,15 @@ class Migration(migrations.Migration):
     ]
 
     # SQLite rebuilds the table: its change-counting triggers (freshness) are kept. Existing
-    # subscriptions get settings.LANGUAGE_CODE's language, the one their e-mails went in.
+    # subscriptions get English, the language their e-mails went in (LANGUAGE_CODE).
     operations = kept_triggers('webhooks_subscription', [
         migrations.AddField(
             model_name='subscription',
             name='language',
-            field=models.CharField(choices=[('en', 'English'), ('zh-hans', 'Simplified Chinese')], default='en', help_text='The language of the e-mail that tells its owner it was paused.', max_length=10, verbose_name='language'),
+            field=models.CharField(choices=[('zh', '中文'), ('en', 'English')], default='en', help_text='The language of the e-mail that tells its owner it was paused.', max_length=2, verbose_name='language'),
         ),
         migrations.AddConstraint(
             model_name='subscription',
-            constraint=models.CheckConstraint(condition=models.Q(('language__in', ['en', 'zh-hans'])), name='webhooks_subscription_language_valid'),
+            constraint=models.CheckConstraint(condition=models.Q(('language__in', ['zh', 'en'])), name='webhooks_subscription_language_valid'),
         ),
     ])
