@@ -35,7 +35,7 @@ from tests.serving import (
     development_environment,
     manage,
     runserver_command,
-    throwaway_database,
+    seeded_database,
 )
 
 from .support import (
@@ -128,8 +128,6 @@ from django.utils import timezone
 from recommendations import services
 from recommendations.models import Measure
 
-call_command("migrate", interactive=False, verbosity=0)
-call_command("load_seed", verbosity=0)
 users = ((ANALYST_USER, ANALYST), (VIEWER_USER, VIEWER), (REPORTER_USER, REPORTER))
 for username, group in users:
     user = User.objects.create_user(username, password=PASSWORD, is_staff=True)
@@ -210,7 +208,7 @@ def served():
     with tempfile.TemporaryDirectory(prefix="tracker-browser-") as folder:
         folder = Path(folder)
         name = f"{settings.DATABASES['default']['NAME']}_browser_{os.getpid()}"[-63:]
-        database = throwaway_database(name, folder)
+        database = seeded_database(name, folder)  # `make run`'s migrate and load_seed
         environment = development_environment(database.url)
         server = AppServer(runserver_command, environment, folder / "server.log")
         try:

@@ -12,6 +12,7 @@ import os
 import random
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -32,7 +33,7 @@ from tests.serving import (
     children_of,
     create_users,
     gunicorn_command,
-    manage,
+    seeded_database,
 )
 
 SUMMARY_PATH = ROOT / "var" / "reliability.json"
@@ -127,14 +128,10 @@ def app(reliability_summary):
     an analyst and a superuser and their API tokens."""
     if connection.vendor != "postgresql":
         pytest.skip("Fault scenarios need PostgreSQL (DATABASE_URL=postgres://...)")
-    database = Database(f"tracker_faults_{os.getpid()}")
+    database = seeded_database(f"tracker_faults_{os.getpid()}", Path(tempfile.gettempdir()))
     maintenance = Database("postgres")
-    maintenance.rows(f'DROP DATABASE IF EXISTS "{database.name}" WITH (FORCE)')
-    maintenance.rows(f'CREATE DATABASE "{database.name}"')
     try:
         environment = app_environment(database.url)
-        manage(environment, "migrate", "--noinput")
-        manage(environment, "load_seed")
         tokens = create_users(environment, {ANALYST_USER: ANALYST, ADMIN_USER: None})
         measures = [
             row[0]

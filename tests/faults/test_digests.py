@@ -5,13 +5,14 @@ next run is planned, not two."""
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
-from tests.serving import ROOT, Database, app_environment, manage
+from tests.serving import ROOT, app_environment, manage, seeded_database
 
 pytestmark = [
     pytest.mark.faults,
@@ -55,7 +56,7 @@ send_due_digests.enqueue()
 
 @pytest.fixture
 def database():
-    database = Database(f"tracker_digests_{os.getpid()}").create()
+    database = seeded_database(f"tracker_digests_{os.getpid()}", Path(tempfile.gettempdir()))
     try:
         yield database
     finally:
@@ -89,8 +90,6 @@ def test_two_workers_running_two_chains_send_each_digest_once(database, tmp_path
         EMAIL_BACKEND="tests.follows.mailers.DirectoryBackend",
         DIGEST_TEST_MAILDIR=str(maildir),
     )
-    manage(environment, "migrate", "--noinput")
-    manage(environment, "load_seed")
     manage(environment, "shell", "-c", SETUP)
 
     workers = [worker(environment, tmp_path / f"worker{n}.log") for n in range(2)]

@@ -10,13 +10,15 @@ reference implementation (standardwebhooks):
 Each scenario is bounded in time (seconds, not minutes)."""
 
 import os
+import tempfile
 import time
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import pytest
 from django.db import connection
 
-from tests.serving import Database, free_port, manage
+from tests.serving import free_port, seeded_database
 from tests.webhooks.processes import Worker, record_updates, subscribe, worker_environment
 from tests.webhooks.receiver import Receiver, fail_first
 
@@ -32,11 +34,8 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def database(reliability_summary):
     """A migrated, seeded PostgreSQL database of its own, dropped at the end."""
-    database = Database(f"tracker_webhook_faults_{os.getpid()}").create()
+    database = seeded_database(f"tracker_webhook_faults_{os.getpid()}", Path(tempfile.gettempdir()))
     try:
-        environment = worker_environment(database.url)
-        manage(environment, "migrate", "--noinput")
-        manage(environment, "load_seed")
         yield database
     finally:
         database.drop()

@@ -28,7 +28,7 @@ from tests.serving import (
     gunicorn_command,
     manage,
     runserver_command,
-    throwaway_database,
+    seeded_database,
 )
 
 SERVERS = ("runserver", "gunicorn")
@@ -150,13 +150,11 @@ def served(request, tmp_path_factory):
     their API tokens)."""
     kind = request.param
     folder = tmp_path_factory.mktemp(f"served-{kind}")
-    database = throwaway_database(f"served_{kind}_{os.getpid()}", folder)
+    database = seeded_database(f"served_{kind}_{os.getpid()}", folder)
     env = environment(kind, database.url)
     command = runserver_command if kind == "runserver" else gunicorn_command
     server = AppServer(command, env, folder / f"{kind}.log")
     try:
-        manage(env, "migrate", "--noinput")
-        manage(env, "load_seed")
         tokens = create_users(env, USERS)
         manage(env, "status_report", "--period", "year", "--save", "--output", os.devnull)
         served = Served(

@@ -29,7 +29,7 @@ from tests.serving import (
     create_users,
     gunicorn_command,
     manage,
-    throwaway_database,
+    seeded_database,
 )
 
 pytestmark = pytest.mark.served
@@ -105,7 +105,7 @@ class Ledger:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     folder = tmp_path_factory.mktemp("adversary")
-    database = throwaway_database(f"adversary_{os.getpid()}", folder)
+    database = seeded_database(f"adversary_{os.getpid()}", folder)
     environment = clean_environment(
         DEBUG="0",
         SECRET_KEY=secrets.token_urlsafe(50),
@@ -118,8 +118,6 @@ def app(tmp_path_factory):
     )
     server = AppServer(gunicorn_command, environment, folder / "gunicorn.log")
     try:
-        manage(environment, "migrate", "--noinput")
-        manage(environment, "load_seed")
         tokens = create_users(environment, USERS)
         # A signed-up account nobody gave a role: it may read nothing.
         manage(

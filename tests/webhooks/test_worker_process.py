@@ -9,7 +9,7 @@ from collections import defaultdict
 
 import pytest
 
-from tests.serving import manage, throwaway_database
+from tests.serving import seeded_database
 from tests.webhooks.processes import Worker, record_updates, subscribe, worker_environment
 from tests.webhooks.receiver import Receiver, fail_first
 
@@ -18,11 +18,9 @@ from tests.webhooks.receiver import Receiver, fail_first
 def app(tmp_path_factory):
     """A migrated, seeded database and the worker's environment."""
     folder = tmp_path_factory.mktemp("webhooks-worker")
-    database = throwaway_database(f"webhooks_worker_{os.getpid()}", folder)
+    database = seeded_database(f"webhooks_worker_{os.getpid()}", folder)
     environment = worker_environment(database.url)
     try:
-        manage(environment, "migrate", "--noinput")
-        manage(environment, "load_seed")
         yield environment, folder
     finally:
         database.drop()
